@@ -1,0 +1,22 @@
+from allauth.account.adapter import DefaultAccountAdapter
+
+from .models import Membership
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request) -> bool:
+        # Staff accounts are created by tenant admins and the platform, never by open sign-up.
+        return False
+
+    def authenticate(self, request, **credentials):
+        """Password sign-in only for this tenant's members (platform staff on the platform host).
+
+        A valid password of someone who is not a member here fails exactly like a wrong one.
+        """
+        user = super().authenticate(request, **credentials)
+        if user is None:
+            return None
+        tenant = getattr(request, "tenant", None)
+        if tenant is None:
+            return user if user.is_staff else None
+        return user if Membership.objects.filter(user=user).exists() else None

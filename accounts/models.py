@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from portal.tenancy.models import TenantOwned
+
+hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #rrggbb.")
+slug_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$",
+    "Lower-case letters, digits and inner hyphens only (it becomes a host name).",
+)
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone.")
+
+
+class Tenant(models.Model):
+    """A vendor company. Its data lives in tenant-owned tables keyed by this row."""
+
+    name = models.CharField(max_length=200)
+    slug = models.CharField(max_length=40, unique=True, validators=[slug_validator])
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    created_at = models.DateTimeField(default=timezone.now)
+
+    # Branding shown in the client portal and emails.
+    portal_name = models.CharField(max_length=200, blank=True)
+    primary_color = models.CharField(max_length=7, default="#1f4e79", validators=[hex_colour])
+    accent_color = models.CharField(max_length=7, default="#f2a900", validators=[hex_colour])
+    logo = models.ImageField(upload_to="logos/", blank=True)
+    welcome_message = models.TextField(blank=True)
+
+    # Operations.
+    reminder_days_ahead = models.PositiveSmallIntegerField(default=3)
+    high_touch_min_amount = models.DecimalField(max_digits=14, decimal_places=2, default=100_000)
+    mid_touch_min_amount = models.DecimalField(max_digits=14, decimal_places=2, default=25_000)
+    # {"hubspot": {"company": "Company name"}}: the tenant's own CRM column names.
+    crm_column_overrides = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def display_name(self) -> str:
+        return self.portal_name or self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def local_today(self):
+        return timezone.now().astimezone(self.tz).date()
+
+    @property
+    def canonical_host(self) -> str:
+        """The host emailed links point to: the primary custom domain, else the subdomain."""
+        primary = next((d for d in self.domains.all() if d.is_primary), None)
+        if primary is not None:
+            return primary.domain
+        host = f"{self.slug}.{settings.BASE_DOMAIN}"
+        return f"{host}:{settings.PORTAL_PORT}" if settings.PORTAL_PORT else host
+
+    def absolute_url(self, path: str) -> str:
+        return f"{settings.PORTAL_SCHEME}://{self.canonical_host}{path}"
+
+
+class TenantDomain(models.Model):
+    """A custom domain. Unique across tenants: one host can never resolve to two."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=253, unique=True)
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant"], condition=models.Q(is_primary=True), name="one_primary_domain"
+            )
+        ]
+
+    def save(self, *args, **kwargs):
+        self.domain = self.domain.strip().lower().rstrip(".")
+        super().save(*args, **kwargs)
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        if not email:
+            raise ValueError("Users need an email address")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person: tenant staff (through memberships) or a client user (through portal access)."""
+
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Platform admin site access.")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return (self.full_name or self.email).split(" ")[0]
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    CSM = "csm", "Customer success manager"
+    AE = "ae", "Account executive"
+    VIEWER = "viewer", "Viewer"
+
+
+class Membership(TenantOwned):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="one_membership_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()})"
+
+
+class SignInLink(TenantOwned):
+    """A one-time sign-in link for a client user, bound to one email on one tenant.
+
+    Only a hash of the token is stored. Opening the link shows a button; the POST behind it uses
+    the link, so a mail scanner that fetches every URL does not spend it.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField()
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "user"])]

@@ -1,0 +1,27 @@
+"""Composing the product's emails: branded, with an HTML and a plain-text part."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from accounts.branding import text_colour_on
+from accounts.models import Tenant
+
+
+def branded_message(
+    tenant: Tenant, *, to: str, subject: str, template: str, context: dict
+) -> EmailMultiAlternatives:
+    ctx = {"tenant": tenant, "brand_text": text_colour_on(tenant.primary_color), **context}
+    text = render_to_string(f"email/{template}.txt", ctx)
+    html = render_to_string(f"email/{template}.html", ctx)
+    sender_name = tenant.display_name.replace('"', "")
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=f'"{sender_name}" <{settings.DEFAULT_FROM_EMAIL}>',
+        to=[to],
+    )
+    message.attach_alternative(html, "text/html")
+    return message

@@ -1,0 +1,136 @@
+"""Seed the demo tenant: members, customers in every model and phase, a branded portal."""
+
+import datetime as dt
+import io
+
+from django.core.files.base import ContentFile
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from PIL import Image, ImageDraw
+
+from accounts.models import Role, Tenant, User
+from accounts.services import add_member, create_tenant, issue_sign_in_link
+from onboarding.models import Contact, Customer, FaqEntry, Playbook, Task, TrainingResource
+from onboarding.services.invitations import invite_contact
+from onboarding.services.playbooks import start_onboarding
+from portal.tenancy.context import tenant_context
+
+PASSWORD = "demo-pass-2026"  # noqa: S105 - printed on purpose: a local demo
+MEMBERS = [
+    ("admin@demo.example", "Avery Admin", Role.ADMIN),
+    ("csm@demo.example", "Casey Success", Role.CSM),
+    ("ae@demo.example", "Alex Seller", Role.AE),
+    ("viewer@demo.example", "Vic Viewer", Role.VIEWER),
+]
+CUSTOMERS = [
+    # name, model, days since start, share of tasks complete, client contact
+    ("Globex Manufacturing", "high", 40, 0.45, ("Hank Scorpio", "hank@globex.example", "COO")),
+    ("Initech Software", "mid", 12, 0.2, ("Bill Lumbergh", "bill@initech.example", "VP Ops")),
+    ("Umbrella Retail", "low", 3, 0.0, ("Alice Abernathy", "alice@umbrella.example", "Owner")),
+]
+
+
+def _logo_png(colour: str) -> bytes:
+    image = Image.new("RGB", (240, 64), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((4, 4, 60, 60), radius=12, fill=colour)
+    draw.text((76, 22), "Demo Software", fill="#1b1b1b")
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+class Command(BaseCommand):
+    help = "Create (or keep) the demo tenant with sample onboardings and users."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        tenant = Tenant.objects.filter(slug="demo").first()
+        if tenant is None:
+            tenant = create_tenant(name="Demo Software", slug="demo", time_zone="Europe/Berlin")
+            self._populate(tenant)
+        if not User.objects.filter(email="platform@localhost").exists():
+            User.objects.create_superuser("platform@localhost", PASSWORD, full_name="Platform")
+        with tenant_context(tenant):
+            client_link = issue_sign_in_link(tenant, User.objects.get(email="hank@globex.example"))
+        base = tenant.absolute_url("")
+        self.stdout.write(
+            f"\nDemo tenant ready: {base}/\n"
+            f"  Workspace (CSM):  {base}/app/   sign in as csm@demo.example / {PASSWORD}\n"
+            f"  Other members:    admin@, ae@, viewer@demo.example, same password\n"
+            f"  Client portal:    {client_link}\n"
+            f"                    (one-time link for hank@globex.example; a fresh one: "
+            f"python manage.py invite_link --tenant demo --email hank@globex.example)\n"
+            f"  Platform admin:   {tenant.absolute_url('').replace('demo.', '')}/admin/"
+            f"   platform@localhost / {PASSWORD}\n"
+        )
+
+    def _populate(self, tenant: Tenant) -> None:
+        tenant.portal_name = "Demo Software Onboarding"
+        tenant.welcome_message = (
+            "Welcome aboard! This portal is our shared plan: every step, who owns it and when "
+            "it is due. Start with the next step at the top."
+        )
+        tenant.logo.save("demo-logo.png", ContentFile(_logo_png(tenant.primary_color)))
+        tenant.save()
+        users = {}
+        for email, name, role in MEMBERS:
+            user = User.objects.filter(email=email).first() or User.objects.create_user(
+                email, PASSWORD, full_name=name
+            )
+            add_member(tenant, user, role)
+            users[role] = user
+        today = tenant.local_today()
+        with tenant_context(tenant):
+            FaqEntry.objects.bulk_create(
+                FaqEntry(question=q, answer=a, position=i)
+                for i, (q, a) in enumerate(
+                    [
+                        ("Who do I contact with a question?", "Your CSM, listed under contacts."),
+                        ("How long does onboarding take?", "Between 3 weeks and 3 months."),
+                        ("Where are the training recordings?", "Under Training, once held."),
+                    ]
+                )
+            )
+            for name, model, age, share, (cname, cemail, crole) in CUSTOMERS:
+                customer = Customer.objects.create(name=name)
+                onboarding = start_onboarding(
+                    customer=customer,
+                    playbook=Playbook.objects.get(model=model, is_default=True),
+                    start_date=today - dt.timedelta(days=age),
+                    name=f"{name} onboarding",
+                    owner=users[Role.CSM],
+                )
+                contact = Contact.objects.create(
+                    onboarding=onboarding, side="customer", name=cname, email=cemail, role=crole,
+                    is_primary=True, is_key_contact=True,
+                )  # fmt: skip
+                Contact.objects.create(
+                    onboarding=onboarding, side="vendor", name="Casey Success",
+                    email="csm@demo.example", role="Customer success manager",
+                    user=users[Role.CSM], is_key_contact=True, phone="+49 30 1234567",
+                )  # fmt: skip
+                onboarding.tasks.filter(owner_side="customer").update(owner_contact=contact)
+                tasks = list(onboarding.tasks.order_by("due_date", "position"))
+                done = round(share * len(tasks))
+                Task.objects.filter(pk__in=[t.pk for t in tasks[:done]]).update(
+                    status=Task.Status.COMPLETE
+                )
+                if done < len(tasks):
+                    Task.objects.filter(pk=tasks[done].pk).update(status=Task.Status.IN_PROGRESS)
+                if model == "high":
+                    Task.objects.filter(pk=tasks[done + 1].pk).update(
+                        status=Task.Status.BLOCKED,
+                        blocked_reason="Waiting for the ERP export from the customer's IT team.",
+                    )
+                TrainingResource.objects.bulk_create(
+                    [
+                        TrainingResource(onboarding=onboarding, title="Quick-start guide",
+                                         kind="guide", url="https://example.com/quick-start",
+                                         audience="Everyone"),
+                        TrainingResource(onboarding=onboarding, title="Admin workflow video",
+                                         kind="video", url="https://example.com/admin-video",
+                                         audience="Admins"),
+                    ]
+                )  # fmt: skip
+                invite_contact(tenant, contact, send_email=False)

@@ -1,0 +1,68 @@
+"""Writes to the mutual action plan. The workspace, the portal and the API all come through here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from onboarding.models import Onboarding, Task
+
+
+class StaleVersion(Exception):
+    def __init__(self, current: Task):
+        super().__init__("The task changed since you loaded it.")
+        self.current = current
+
+
+def _check_status(status: str, blocked_reason: str) -> None:
+    if status == Task.Status.BLOCKED and not blocked_reason.strip():
+        raise ValidationError({"blocked_reason": "Say what blocks the task."})
+
+
+@transaction.atomic
+def create_task(onboarding: Onboarding, *, depends_on: list[Task] | None = None, **fields) -> Task:
+    if onboarding.status == Onboarding.Status.CLOSED:
+        raise ValidationError("This onboarding is closed; its plan is read-only.")
+    _check_status(fields.get("status", Task.Status.NOT_STARTED), fields.get("blocked_reason", ""))
+    task = Task(onboarding=onboarding, **fields)
+    if task.status == Task.Status.COMPLETE:
+        task.completed_at = timezone.now()
+    task.save()
+    if depends_on:
+        task.depends_on.set(depends_on)
+    return task
+
+
+@transaction.atomic
+def update_task(
+    task: Task,
+    changes: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+    depends_on: list[Task] | None = None,
+) -> Task:
+    """Apply changes if nobody saved the task since `expected_version`; else raise StaleVersion."""
+    if task.onboarding.status == Onboarding.Status.CLOSED:
+        raise ValidationError("This onboarding is closed; its plan is read-only.")
+    status = changes.get("status", task.status)
+    reason = changes.get("blocked_reason", task.blocked_reason if status == "blocked" else "")
+    _check_status(status, reason)
+    if status != Task.Status.BLOCKED:
+        changes["blocked_reason"] = ""
+    if status == Task.Status.COMPLETE and task.status != Task.Status.COMPLETE:
+        changes["completed_at"] = timezone.now()
+    elif status != Task.Status.COMPLETE:
+        changes["completed_at"] = None
+    qs = Task.objects.filter(pk=task.pk)
+    if expected_version is not None:
+        qs = qs.filter(version=expected_version)
+    if qs.update(version=F("version") + 1, **changes) != 1:
+        raise StaleVersion(Task.objects.get(pk=task.pk))
+    if depends_on is not None:
+        task.depends_on.set(depends_on)
+    task.refresh_from_db()
+    return task

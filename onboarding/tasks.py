@@ -1,0 +1,51 @@
+"""Celery entry points. Thin: each finds its tenant and calls a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import transaction
+
+from accounts.models import Tenant
+from accounts.services import issue_sign_in_link
+from onboarding.emails import branded_message
+from onboarding.models import PortalAccess
+from onboarding.services.reminders import send_due_reminders
+from portal.tenancy.tasks import tenant_task
+
+
+@shared_task
+def fan_out_reminders() -> int:
+    """Beat entry: one reminder task per tenant. Reads only the tenant list, no tenant data."""
+    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        send_reminders.delay(tenant_id=tenant_id)
+    return len(tenant_ids)
+
+
+@tenant_task(acks_late=True)
+def send_reminders(tenant: Tenant) -> int:
+    return send_due_reminders(tenant)
+
+
+@tenant_task(
+    acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5
+)
+def send_invitation(tenant: Tenant, access_id: int) -> bool:
+    access = (
+        PortalAccess.objects.select_related("user", "contact", "onboarding__customer")
+        .filter(pk=access_id, revoked_at__isnull=True)
+        .first()
+    )
+    if access is None:
+        return False
+    url = issue_sign_in_link(tenant, access.user)
+    message = branded_message(
+        tenant,
+        to=access.user.email,
+        subject=f"{tenant.display_name}: your onboarding portal for {access.onboarding.customer}",
+        template="invitation",
+        context={"access": access, "url": url, "name": access.contact.name},
+    )
+    with transaction.atomic():
+        message.send()
+    return True

@@ -1,0 +1,12 @@
+"""URLs served on a tenant's host. The platform host has its own in urls_platform."""
+
+from django.urls import include, path
+
+from onboarding import views_health
+
+urlpatterns = [
+    path("healthz", views_health.healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("", include("onboarding.urls")),
+    path("api/v1/", include("onboarding.api.urls")),
+]
