@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from portal import celery_app
+from portal.tenancy.context import no_tenant
+from tests.factories import World, build_world
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request):
+    """Run tasks in-process unless a test starts a real worker."""
+    if request.node.get_closest_marker("worker"):
+        yield
+        return
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _no_scope_leaks_between_tests():
+    with no_tenant():
+        yield
+
+
+@pytest.fixture
+def tenant_a(db) -> World:
+    return build_world("alpha")
+
+
+@pytest.fixture
+def tenant_b(db) -> World:
+    return build_world("bravo")
+
+
+def client_for(world: World, user=None) -> Client:
+    client = Client(HTTP_HOST=world.host)
+    if user is not None:
+        client.force_login(user)
+        # force_login bypasses the login view; bind the session as a real sign-in would.
+        session = client.session
+        session["_tenant_binding"] = str(world.tenant.pk)
+        session.save()
+    return client
