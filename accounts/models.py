@@ -89,12 +89,12 @@ class TenantDomain(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return self.domain
+
     def save(self, *args, **kwargs):
         self.domain = self.domain.strip().lower().rstrip(".")
         super().save(*args, **kwargs)
-
-    def __str__(self) -> str:
-        return self.domain
 
 
 class UserManager(BaseUserManager):

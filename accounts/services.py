@@ -60,7 +60,7 @@ def issue_sign_in_link(tenant: Tenant, user: User) -> str:
 
 
 def find_sign_in_link(token: str) -> SignInLink | None:
-    """The usable link in the current tenant, or None: used, expired, unknown or another tenant's."""
+    """The usable link in this tenant, or None: used, expired, unknown or another tenant's."""
     return (
         SignInLink.objects.select_related("user")
         .filter(token_hash=_hash(token), used_at__isnull=True, expires_at__gt=timezone.now())

@@ -27,9 +27,7 @@ def send_reminders(tenant: Tenant) -> int:
     return send_due_reminders(tenant)
 
 
-@tenant_task(
-    acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5
-)
+@tenant_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_invitation(tenant: Tenant, access_id: int) -> bool:
     access = (
         PortalAccess.objects.select_related("user", "contact", "onboarding__customer")

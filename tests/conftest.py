@@ -44,3 +44,8 @@ def client_for(world: World, user=None) -> Client:
         session["_tenant_binding"] = str(world.tenant.pk)
         session.save()
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -77,9 +77,7 @@ def record(**values: str) -> str:
 
 
 def summary(rows: list[DealRow]) -> list[tuple]:
-    return [
-        (r.line, r.record_id, r.company, r.is_won, r.amount, r.close_date) for r in rows
-    ]
+    return [(r.line, r.record_id, r.company, r.is_won, r.amount, r.close_date) for r in rows]
 
 
 # --------------------------------------------------------------------------------------
@@ -346,8 +344,7 @@ def test_every_error_of_every_row_is_reported():
     )
     assert messages[(6, "amount")].startswith('Amount "12 apples" is not an amount')
     assert messages[(7, "record_id")] == (
-        'Record ID "100" already appeared on line 2; each deal can be imported once '
-        "per file."
+        'Record ID "100" already appeared on line 2; each deal can be imported once per file.'
     )
     assert messages[(8, "amount")] == 'Amount "-50" is negative.'
     assert messages[(8, "seats")] == 'Seats "lots" is not a whole number of seats.'
@@ -360,9 +357,7 @@ def test_every_error_of_every_row_is_reported():
 
 def test_lf_only_synthetic_file_and_seats_and_modules():
     data = hubspot_csv(
-        record(
-            seats="1,200", modules="Core, Analytics; API access;", goals=" a ;; b ;"
-        ),
+        record(seats="1,200", modules="Core, Analytics; API access;", goals=" a ;; b ;"),
         newline="\n",
     )
     (row,) = parse_export(data).rows
@@ -380,9 +375,7 @@ def test_row_with_extra_values_is_reported():
 
 
 def test_headers_are_matched_case_insensitively_and_stripped():
-    header = HUBSPOT_HEADER.replace("Record ID", "  record id ").replace(
-        "Amount", "AMOUNT"
-    )
+    header = HUBSPOT_HEADER.replace("Record ID", "  record id ").replace("Amount", "AMOUNT")
     data = (header + "\r\n" + record(record_id="9") + "\r\n").encode()
     (row,) = parse_export(data).rows
     assert (row.record_id, row.amount) == ("9", Decimal("1000.00"))
@@ -407,9 +400,7 @@ def test_stray_quote_is_reported_not_swallowed(bad):
     result = parse_export(data)
     assert [r.record_id for r in result.rows] == ["1", "2"]
     assert [(e.line, e.field) for e in result.errors] == [(4, None)]
-    assert result.errors[0].message.startswith(
-        "From this line on the file is not valid"
-    )
+    assert result.errors[0].message.startswith("From this line on the file is not valid")
 
 
 # --------------------------------------------------------------------------------------
@@ -422,9 +413,7 @@ def test_unrecognised_headers_are_named_in_the_message():
         parse_export(data)
     message = str(excinfo.value)
     assert '"Name", "Email", "Phone"' in message
-    assert (
-        "HubSpot deal export" in message and "Salesforce opportunity export" in message
-    )
+    assert "HubSpot deal export" in message and "Salesforce opportunity export" in message
     assert '"Record ID"' in message and '"Opportunity ID"' in message
     assert excinfo.value.headers == ["Name", "Email", "Phone"]
     assert isinstance(excinfo.value, ValueError)
@@ -462,9 +451,7 @@ def test_unreadable_is_also_unrecognised():
 
 def test_detect_format():
     assert detect_format(list(FORMATS["hubspot"].columns.values())).key == "hubspot"
-    sf = detect_format(
-        [" opportunity id", "STAGE", "Account Name", "Close Date", "Amount"]
-    )
+    sf = detect_format([" opportunity id", "STAGE", "Account Name", "Close Date", "Amount"])
     assert sf.key == "salesforce"
     assert sf.won_stages == frozenset({"Closed Won"})
 
@@ -489,12 +476,9 @@ def test_override_can_add_salesforce_contact_role():
         '"Primary Contact Email","Contact Role"'
     )
     data = (
-        header
-        + '\r\n"006A","Closed Won","Acme","11/27/2026","$5","a@acme.example","CFO"\r\n'
+        header + '\r\n"006A","Closed Won","Acme","11/27/2026","$5","a@acme.example","CFO"\r\n'
     ).encode()
-    result = parse_export(
-        data, overrides={"salesforce": {"contact_role": "Contact Role"}}
-    )
+    result = parse_export(data, overrides={"salesforce": {"contact_role": "Contact Role"}})
     (row,) = result.rows
     assert (row.contact_role, row.currency, row.amount) == ("CFO", "USD", Decimal(5))
 

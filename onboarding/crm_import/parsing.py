@@ -211,17 +211,13 @@ def _apply_overrides(
     for key, mapping in overrides.items():
         if key not in FORMATS:
             known = ", ".join(sorted(FORMATS))
-            raise ValueError(
-                f'Unknown CRM format "{key}" in column overrides (known: {known})'
-            )
+            raise ValueError(f'Unknown CRM format "{key}" in column overrides (known: {known})')
         fmt = FORMATS[key]
         columns = dict(fmt.columns)
         won_stages = fmt.won_stages
         for canonical, header in (mapping or {}).items():
             if not isinstance(header, str) or not header.strip():
-                raise ValueError(
-                    f'Override for {key} "{canonical}" must be a non-empty text'
-                )
+                raise ValueError(f'Override for {key} "{canonical}" must be a non-empty text')
             if canonical == WON_STAGES_OVERRIDE_KEY:
                 stages = frozenset(s.strip() for s in header.split("|") if s.strip())
                 if not stages:
@@ -280,9 +276,7 @@ def detect_format(
         )
     if len(shown) == 1 and (";" in shown[0] or "\t" in shown[0]):
         sep = "semicolons" if ";" in shown[0] else "tabs"
-        parts.append(
-            f"The file seems to separate columns with {sep}; export it with commas."
-        )
+        parts.append(f"The file seems to separate columns with {sep}; export it with commas.")
     raise UnrecognisedExport(" ".join(parts), headers=shown, missing=missing)
 
 
@@ -291,12 +285,8 @@ def detect_format(
 
 _SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP"}
 _SPACES = {"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " "}
-_PREFIX_CURRENCY = re.compile(
-    r"^(?:(?P<code>[A-Za-z]{3})(?![A-Za-z])|(?P<sym>[$€£]))\s*"
-)
-_SUFFIX_CURRENCY = re.compile(
-    r"(?<![A-Za-z])\s*(?:(?P<code>[A-Za-z]{3})|(?P<sym>[$€£]))$"
-)
+_PREFIX_CURRENCY = re.compile(r"^(?:(?P<code>[A-Za-z]{3})(?![A-Za-z])|(?P<sym>[$€£]))\s*")
+_SUFFIX_CURRENCY = re.compile(r"(?<![A-Za-z])\s*(?:(?P<code>[A-Za-z]{3})|(?P<sym>[$€£]))$")
 _PLAIN_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 _GROUPED_NUMBER = re.compile(r"^\d{1,3}(?P<sep>[, ])\d{3}(?:(?P=sep)\d{3})*(?:\.\d+)?$")
 _AMOUNT_EXAMPLES = "148,000.00, $1,200 or USD 96,000.00"
@@ -328,16 +318,12 @@ def parse_amount(text: str) -> tuple[Decimal, str | None]:
 
     currencies: list[str] = []
     while prefix := _PREFIX_CURRENCY.match(text):
-        currencies.append(
-            prefix["code"].upper() if prefix["code"] else _SYMBOLS[prefix["sym"]]
-        )
+        currencies.append(prefix["code"].upper() if prefix["code"] else _SYMBOLS[prefix["sym"]])
         text = text[prefix.end() :]
         if text.startswith("-"):
             negative, text = True, text[1:].lstrip()
     while suffix := _SUFFIX_CURRENCY.search(text):
-        currencies.append(
-            suffix["code"].upper() if suffix["code"] else _SYMBOLS[suffix["sym"]]
-        )
+        currencies.append(suffix["code"].upper() if suffix["code"] else _SYMBOLS[suffix["sym"]])
         text = text[: suffix.start()].rstrip()
 
     if len(currencies) > 1:
@@ -345,8 +331,7 @@ def parse_amount(text: str) -> tuple[Decimal, str | None]:
     if not _PLAIN_NUMBER.match(text) and not _GROUPED_NUMBER.match(text):
         if re.fullmatch(r"[\d.]*\d,\d{1,2}", text):
             raise bad(
-                "uses a comma as decimal separator; "
-                f'use "." for decimals (e.g. {_AMOUNT_EXAMPLES})'
+                f'uses a comma as decimal separator; use "." for decimals (e.g. {_AMOUNT_EXAMPLES})'
             )
         raise bad(f"is not an amount (expected e.g. {_AMOUNT_EXAMPLES})")
     number = text.replace(",", "").replace(" ", "")
@@ -378,9 +363,7 @@ _FORMAT_WORDS = {
 
 def describe_date_format(date_format: str) -> str:
     """Render a strptime format for people: "%m/%d/%Y" -> "MM/DD/YYYY"."""
-    return re.sub(
-        r"%.", lambda m: _FORMAT_WORDS.get(m.group(0), m.group(0)), date_format
-    )
+    return re.sub(r"%.", lambda m: _FORMAT_WORDS.get(m.group(0), m.group(0)), date_format)
 
 
 def _expected_dates(date_format: str | None) -> str:
@@ -408,18 +391,13 @@ def parse_date(text: str, date_format: str | None) -> date:
             return datetime.strptime(value, date_format).date()
         except ValueError:
             pass
-    raise ValueError(
-        f'"{value}" is not a date (expected {_expected_dates(date_format)})'
-    )
+    raise ValueError(f'"{value}" is not a date (expected {_expected_dates(date_format)})')
 
 
 def _check_date_format(date_format: str) -> None:
     sample = date(2026, 11, 27)
     try:
-        ok = (
-            datetime.strptime(sample.strftime(date_format), date_format).date()
-            == sample
-        )
+        ok = datetime.strptime(sample.strftime(date_format), date_format).date() == sample
     except ValueError:
         ok = False
     if not ok:
@@ -494,9 +472,7 @@ def parse_export(
                 headers = row
                 break
     except csv.Error as exc:
-        raise UnreadableExport(
-            f"The header row could not be read as CSV: {exc}."
-        ) from None
+        raise UnreadableExport(f"The header row could not be read as CSV: {exc}.") from None
     if headers is None:
         raise UnreadableExport("The file is empty: there is no header row.")
 
@@ -641,9 +617,7 @@ def _parse_row(
         # Report in the order of the file's columns; whole-record problems first.
         return sorted(
             errors,
-            key=lambda e: (
-                -1 if e.field is None else positions.get(e.field, len(headers))
-            ),
+            key=lambda e: -1 if e.field is None else positions.get(e.field, len(headers)),
         )
     return DealRow(
         line=line,

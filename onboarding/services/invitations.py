@@ -17,7 +17,7 @@ class InvitationError(ValueError):
 def invite_contact(tenant: Tenant, contact: Contact, *, send_email: bool = True) -> PortalAccess:
     """Give a customer-side contact access to its onboarding's portal and email a sign-in link.
 
-    The email is queued only once the transaction commits, so a rolled-back invitation sends nothing.
+    The email is queued once the transaction commits: a rolled-back invitation sends nothing.
     """
     if contact.side != "customer":
         raise InvitationError("Only customer-side contacts are invited to the portal.")

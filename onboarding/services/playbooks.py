@@ -120,7 +120,9 @@ def start_onboarding(
         )
         for m in template_milestones
     )
-    milestone_by_template = {m.pk: new for m, new in zip(template_milestones, milestones)}
+    milestone_by_template = {
+        m.pk: new for m, new in zip(template_milestones, milestones, strict=True)
+    }
     template_tasks = list(playbook.tasks.all())
     tasks = Task.objects.bulk_create(
         Task(
@@ -134,7 +136,7 @@ def start_onboarding(
         )
         for t in template_tasks
     )
-    task_by_key = {t.key: new for t, new in zip(template_tasks, tasks)}
+    task_by_key = {t.key: new for t, new in zip(template_tasks, tasks, strict=True)}
     TaskDependency.objects.bulk_create(
         TaskDependency(task=task_by_key[t.key], depends_on=task_by_key[key])
         for t in template_tasks

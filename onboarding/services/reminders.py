@@ -34,14 +34,18 @@ def due_reminders(tenant: Tenant, today: dt.date) -> list[DueReminder]:
         Task.objects.filter(due_date__gte=today, due_date__lte=horizon)
         .exclude(status=Task.Status.COMPLETE)
         .exclude(onboarding__status="closed")
-        .filter(Q(owner_contact__isnull=False) | Q(owner_side="vendor", onboarding__owner__isnull=False))
+        .filter(
+            Q(owner_contact__isnull=False) | Q(owner_side="vendor", onboarding__owner__isnull=False)
+        )
         .select_related("owner_contact", "onboarding__owner", "onboarding__customer")
         .order_by("due_date", "id")
     )
     reminders = []
     for task in tasks:
         if task.owner_contact and task.owner_contact.email:
-            reminders.append(DueReminder(task, task.owner_contact.email.lower(), task.owner_contact.name))
+            reminders.append(
+                DueReminder(task, task.owner_contact.email.lower(), task.owner_contact.name)
+            )
         elif task.owner_side == "vendor" and task.onboarding.owner:
             owner = task.onboarding.owner
             reminders.append(DueReminder(task, owner.email.lower(), owner.get_full_name()))
@@ -104,7 +108,9 @@ def send_due_reminders(tenant: Tenant, today: dt.date | None = None) -> int:
             log.warning("reminder %s to %s failed: %s", task.pk, reminder.recipient, exc)
             continue
         ReminderDelivery.objects.filter(pk=delivery.pk).update(
-            state=ReminderDelivery.State.SENT, sent_at=timezone.now(), attempts=delivery.attempts + 1
+            state=ReminderDelivery.State.SENT,
+            sent_at=timezone.now(),
+            attempts=delivery.attempts + 1,
         )
         sent += 1
     return sent

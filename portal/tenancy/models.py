@@ -42,7 +42,6 @@ def stamp_tenant(objs: list[Any]) -> None:
 
 
 class TenantQuerySet(models.QuerySet):
-
     def bulk_create(self, objs, *args, **kwargs):
         objs = list(objs)
         stamp_tenant(objs)
