@@ -36,7 +36,9 @@ class Tenant(models.Model):
     primary_color = models.CharField(max_length=7, default="#1f4e79", validators=[hex_colour])
     accent_color = models.CharField(max_length=7, default="#f2a900", validators=[hex_colour])
     logo = models.ImageField(upload_to="logos/", blank=True)
-    welcome_message = models.TextField(blank=True)
+    welcome_message = models.TextField(blank=True, help_text="Markdown.")
+    welcome_video_url = models.URLField(blank=True, help_text="YouTube, Vimeo or Loom.")
+    email_sender_name = models.CharField(max_length=120, blank=True)
 
     # Operations.
     reminder_days_ahead = models.PositiveSmallIntegerField(default=3)
@@ -50,6 +52,10 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def sender_name(self) -> str:
+        return self.email_sender_name or self.display_name
 
     @property
     def display_name(self) -> str:
@@ -176,6 +182,9 @@ class SignInLink(TenantOwned):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    # The same sign-in as a short code typed on the tenant's sign-in page; wrong guesses count.
+    code_hash = models.CharField(max_length=64, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "user"])]

@@ -16,7 +16,7 @@ def branded_message(
     ctx = {"tenant": tenant, "brand_text": text_colour_on(tenant.primary_color), **context}
     text = render_to_string(f"email/{template}.txt", ctx)
     html = render_to_string(f"email/{template}.html", ctx)
-    sender_name = tenant.display_name.replace('"', "")
+    sender_name = tenant.sender_name.replace('"', "")
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,

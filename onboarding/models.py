@@ -339,3 +339,103 @@ class ReminderDelivery(TenantOwned):
                 name="one_reminder_per_recipient_task_kind_day",
             )
         ]
+
+
+class KeyContact(TenantOwned):
+    """A vendor person shown in every portal of the tenant (configured by admins)."""
+
+    name = models.CharField(max_length=200)
+    role = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    photo = models.ImageField(upload_to="contacts/", blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TaskComment(TenantOwned):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    internal = models.BooleanField(
+        default=False, help_text="Vendor staff only; never in the portal."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class TaskAttachment(TenantOwned):
+    """A file attached to a task; its type comes from the server, never from the upload."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="attachments")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    file = models.FileField(upload_to="attachments/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class TrainingCompletion(TenantOwned):
+    resource = models.ForeignKey(
+        TrainingResource, on_delete=models.CASCADE, related_name="completions"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    completed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "resource", "user"], name="one_completion_per_user_and_resource"
+            )
+        ]
+
+
+class NpsResponse(TenantOwned):
+    onboarding = models.ForeignKey(Onboarding, on_delete=models.CASCADE, related_name="nps")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    score = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "onboarding", "user"], name="one_nps_answer_per_user"
+            ),
+            models.CheckConstraint(condition=models.Q(score__lte=10), name="nps_score_0_to_10"),
+        ]
+
+
+class EngagementEvent(TenantOwned):
+    """What client users do in the portal: the raw material of engagement and health."""
+
+    class Kind(models.TextChoices):
+        SIGN_IN = "sign_in", "Signed in"
+        VISIT = "visit", "Visited the portal"
+        RESOURCE_OPEN = "resource", "Opened a resource"
+
+    onboarding = models.ForeignKey(
+        Onboarding, null=True, on_delete=models.CASCADE, related_name="engagement"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    resource = models.ForeignKey(
+        TrainingResource, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "onboarding", "kind", "created_at"])]
