@@ -7,6 +7,7 @@ from onboarding import views_health
 urlpatterns = [
     path("healthz", views_health.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
+    path("app/settings/", include("accounts.urls_settings")),
     path("", include("onboarding.urls")),
     path("api/v1/", include("onboarding.api.urls")),
 ]
