@@ -5,16 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from portal.tenancy.context import tenant_context
 
 from .models import Membership, Role, SignInLink, Tenant, User
 
 SIGN_IN_LINK_LIFETIME = dt.timedelta(days=7)
+SIGN_IN_CODE_LIFETIME = dt.timedelta(minutes=30)
+MAX_CODE_ATTEMPTS = 5
 
 
 @transaction.atomic
@@ -46,17 +51,36 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_sign_in_link(tenant: Tenant, user: User) -> str:
-    """A fresh single-use sign-in URL on the tenant's canonical host (never a request's Host)."""
+@dataclass(frozen=True)
+class SignIn:
+    url: str
+    code: str
+
+
+def _code_hash(email: str, code: str) -> str:
+    return salted_hmac("sign-in-code", f"{email.lower()}:{code}").hexdigest()
+
+
+def issue_sign_in(
+    tenant: Tenant, user: User, lifetime: dt.timedelta = SIGN_IN_LINK_LIFETIME
+) -> SignIn:
+    """A fresh single-use sign-in: a URL on the tenant's canonical host (never a request's Host)
+    and the same sign-in as a six-digit code for the tenant's sign-in page."""
     token = secrets.token_urlsafe(32)
+    code = f"{secrets.randbelow(1_000_000):06d}"
     with tenant_context(tenant):
         SignInLink.objects.create(
             user=user,
             email=user.email,
             token_hash=_hash(token),
-            expires_at=timezone.now() + SIGN_IN_LINK_LIFETIME,
+            code_hash=_code_hash(user.email, code),
+            expires_at=timezone.now() + lifetime,
         )
-    return tenant.absolute_url(reverse("portal:sign-in", kwargs={"token": token}))
+    return SignIn(tenant.absolute_url(reverse("portal:sign-in", kwargs={"token": token})), code)
+
+
+def issue_sign_in_link(tenant: Tenant, user: User) -> str:
+    return issue_sign_in(tenant, user).url
 
 
 def find_sign_in_link(token: str) -> SignInLink | None:
@@ -77,5 +101,37 @@ def redeem_sign_in_link(token: str) -> User | None:
         used_at=timezone.now()
     )
     if used != 1 or link.user.email.lower() != link.email.lower() or not link.user.is_active:
+        return None
+    return link.user
+
+
+def redeem_sign_in_code(email: str, code: str) -> User | None:
+    """Sign in with an emailed code, in the current tenant.
+
+    Unknown emails, wrong codes, used or expired codes all answer None, so the caller cannot tell
+    them apart. Each wrong guess counts against the newest open code for the email; after
+    MAX_CODE_ATTEMPTS it is spent.
+    """
+    link = (
+        SignInLink.objects.select_related("user")
+        .filter(
+            email__iexact=email.strip(),
+            used_at__isnull=True,
+            expires_at__gt=timezone.now(),
+            failed_attempts__lt=MAX_CODE_ATTEMPTS,
+        )
+        .exclude(code_hash="")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if link is None:
+        return None
+    if not constant_time_compare(link.code_hash, _code_hash(link.email, code.strip())):
+        SignInLink.objects.filter(pk=link.pk).update(failed_attempts=F("failed_attempts") + 1)
+        return None
+    used = SignInLink.objects.filter(
+        pk=link.pk, used_at__isnull=True, failed_attempts__lt=MAX_CODE_ATTEMPTS
+    ).update(used_at=timezone.now())
+    if used != 1 or not link.user.is_active:
         return None
     return link.user

@@ -47,3 +47,22 @@ def send_invitation(tenant: Tenant, access_id: int) -> bool:
     with transaction.atomic():
         message.send()
     return True
+
+
+@tenant_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_sign_in_code(tenant: Tenant, user_id: int) -> bool:
+    from accounts.models import User
+    from accounts.services import SIGN_IN_CODE_LIFETIME, issue_sign_in
+
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not PortalAccess.objects.filter(user=user, revoked_at__isnull=True).exists():
+        return False
+    sign_in = issue_sign_in(tenant, user, SIGN_IN_CODE_LIFETIME)
+    branded_message(
+        tenant,
+        to=user.email,
+        subject=f"Your {tenant.display_name} sign-in code: {sign_in.code}",
+        template="sign_in_code",
+        context={"name": user.get_short_name(), "code": sign_in.code, "url": sign_in.url},
+    ).send()
+    return True

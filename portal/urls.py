@@ -8,6 +8,7 @@ urlpatterns = [
     path("healthz", views_health.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("app/settings/", include("accounts.urls_settings")),
+    path("sign-in/", include("accounts.urls_signin")),
     path("", include("onboarding.urls")),
     path("api/v1/", include("onboarding.api.urls")),
 ]

@@ -1,0 +1,89 @@
+"""Client sign-in by emailed code: single use, limited guesses, no hint who is invited."""
+
+from __future__ import annotations
+
+import re
+
+from django.core import mail
+from django.test import Client
+
+from accounts.services import MAX_CODE_ATTEMPTS, issue_sign_in
+from tests.factories import build_world
+
+
+def request_code(host: str, email: str, capture) -> Client:
+    client = Client(HTTP_HOST=host)
+    with capture(execute=True):
+        response = client.post("/sign-in/", {"email": email})
+    assert response.status_code == 302 and response["Location"] == "/sign-in/code/"
+    return client
+
+
+def test_a_code_signs_an_invited_client_in_once(tenant_a, django_capture_on_commit_callbacks):
+    client = request_code(tenant_a.host, tenant_a.client.email, django_capture_on_commit_callbacks)
+    [message] = mail.outbox
+    assert message.to == [tenant_a.client.email]
+    code = re.search(r"\b(\d{6})\b", message.body).group(1)
+    assert "http://alpha.localhost:8000/portal/sign-in/" in message.body
+    assert message.alternatives and code in message.alternatives[0][0]
+    response = client.post("/sign-in/code/", {"email": tenant_a.client.email, "code": code})
+    assert response.status_code == 302 and response["Location"] == "/portal/"
+    assert client.get("/portal/", follow=True).status_code == 200
+    again = Client(HTTP_HOST=tenant_a.host).post(
+        "/sign-in/code/", {"email": tenant_a.client.email, "code": code}
+    )
+    assert again.status_code == 200 and "wrong or has expired" in again.text
+
+
+def test_unknown_and_known_emails_get_the_same_answer(tenant_a, django_capture_on_commit_callbacks):
+    capture = django_capture_on_commit_callbacks
+    known = request_code(tenant_a.host, tenant_a.client.email, capture)
+    unknown = request_code(tenant_a.host, "nobody@nowhere.example", capture)
+    member = request_code(tenant_a.host, tenant_a.csm.email, capture)
+    pages = [c.get("/sign-in/code/").text for c in (known, unknown, member)]
+    # Only the prefilled email differs.
+    volatile = r'value="[^"]*@[^"]*"|name="csrfmiddlewaretoken" value="[^"]+"|nonce="[^"]+"'
+    normalised = [re.sub(volatile, "", p) for p in pages]
+    assert normalised[0] == normalised[1] == normalised[2]
+    assert [m.to for m in mail.outbox] == [[tenant_a.client.email]]  # only the invited client
+
+
+def test_wrong_codes_are_limited(tenant_a):
+    sign_in = issue_sign_in(tenant_a.tenant, tenant_a.client)
+    client = Client(HTTP_HOST=tenant_a.host)
+    wrong = "000000" if sign_in.code != "000000" else "111111"
+    for _ in range(MAX_CODE_ATTEMPTS):
+        response = client.post("/sign-in/code/", {"email": tenant_a.client.email, "code": wrong})
+        assert response.status_code == 200 and "wrong or has expired" in response.text
+    # The right code no longer works: the guesses spent it.
+    response = client.post("/sign-in/code/", {"email": tenant_a.client.email, "code": sign_in.code})
+    assert "wrong or has expired" in response.text
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_code_from_one_tenant_does_not_work_on_another(tenant_a, db):
+    tenant_b = build_world("bravo")
+    sign_in = issue_sign_in(tenant_a.tenant, tenant_a.client)
+    response = Client(HTTP_HOST=tenant_b.host).post(
+        "/sign-in/code/", {"email": tenant_a.client.email, "code": sign_in.code}
+    )
+    assert "wrong or has expired" in response.text
+    # And the link itself is 404 on the other tenant's host.
+    path = sign_in.url.split(":8000", 1)[1]
+    assert Client(HTTP_HOST=tenant_b.host).get(path).status_code == 404
+    assert Client(HTTP_HOST=tenant_a.host).get(path).status_code == 200
+
+
+def test_malformed_input_is_explained_next_to_the_field(tenant_a):
+    response = Client(HTTP_HOST=tenant_a.host).post("/sign-in/", {"email": "not an email"})
+    assert response.status_code == 200 and "valid email" in response.text
+    response = Client(HTTP_HOST=tenant_a.host).post(
+        "/sign-in/code/", {"email": tenant_a.client.email, "code": "12ab"}
+    )
+    assert "Enter the six digits" in response.text
+
+
+def test_code_requests_are_rate_limited(tenant_a, django_capture_on_commit_callbacks):
+    for _ in range(8):
+        request_code(tenant_a.host, tenant_a.client.email, django_capture_on_commit_callbacks)
+    assert len(mail.outbox) == 5
