@@ -6,6 +6,7 @@ One place for each rule: brand colours, Markdown, video links, images and attach
 from __future__ import annotations
 
 import io
+import ipaddress
 import re
 from urllib.parse import parse_qs, urlparse
 
@@ -134,3 +135,82 @@ def sniff_attachment(data: bytes) -> str:
     except Exception:  # noqa: S110 - anything undecodable is simply not an image
         pass
     return "application/octet-stream"
+
+
+# --- Tenant settings: contact details, email sender, custom domains, fitted images -------------
+
+_PHONE = re.compile(r"^\+?[0-9][0-9 ().\-/]{3,38}$")
+_SENDER_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\"<>\\]")
+_DOMAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def clean_phone(value: str) -> str:
+    """A phone number as typed (digits, spaces, + ( ) . - /); anything else is refused."""
+    value = " ".join((value or "").split())
+    if value and not _PHONE.fullmatch(value):
+        raise ValidationError("Enter a phone number: digits, spaces and + ( ) - . / only.")
+    return value
+
+
+def tel_href(phone: str) -> str:
+    """The tel: target of a phone number: its digits and a leading +; empty if none remain."""
+    digits = re.sub(r"[^0-9]", "", phone or "")
+    if not digits:
+        return ""
+    return ("+" if (phone or "").strip().startswith("+") else "") + digits
+
+
+def clean_sender_name(value: str) -> str:
+    """An email display name: no line breaks or other control characters, no quotes or <>."""
+    value = (value or "").strip()
+    if _SENDER_FORBIDDEN.search(value):
+        raise ValidationError('Use letters, digits and punctuation other than " < > \\.')
+    return value
+
+
+def clean_domain_name(value: str, *, base_domain: str) -> str:
+    """A custom domain, normalised (lower case, no scheme, path or trailing dot, IDNA encoded).
+
+    Refused: IP addresses, single labels, wildcards, ports, and the platform's own domain and
+    every name under it (those are the tenants' subdomains, not theirs to claim).
+    """
+    raw = (value or "").strip().lower()
+    for scheme in ("https://", "http://"):
+        raw = raw.removeprefix(scheme)
+    raw = raw.split("/", 1)[0] if raw.count("/") == 1 and raw.endswith("/") else raw
+    raw = raw.rstrip(".")
+    invalid = ValidationError("Enter a domain name such as portal.example.com.")
+    if not raw or len(raw) > 253:
+        raise invalid
+    try:
+        ipaddress.ip_address(raw.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        raise ValidationError("Enter a domain name, not an IP address.")
+    try:
+        ascii_name = raw.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise invalid from exc
+    labels = ascii_name.split(".")
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
+        raise invalid
+    if labels[-1].isdigit():
+        raise ValidationError("Enter a domain name, not an IP address.")
+    base = base_domain.lower().rstrip(".")
+    if ascii_name == base or ascii_name.endswith("." + base):
+        raise ValidationError(f"Names under {base} belong to the platform; use your own domain.")
+    return ascii_name
+
+
+def fit_png(image_file: ContentFile, *, box: int) -> ContentFile:
+    """Shrink a PNG made by reencode_image to fit in box x box pixels (no upscaling)."""
+    data = image_file.read()
+    with Image.open(io.BytesIO(data)) as image:
+        if image.width <= box and image.height <= box:
+            return ContentFile(data, name=image_file.name)
+        image.load()
+        image.thumbnail((box, box), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        image.save(out, "PNG", optimize=True)
+    return ContentFile(out.getvalue(), name=image_file.name)
