@@ -1,0 +1,275 @@
+"""Writes behind the tenant settings pages: branding, key contacts, FAQ entries, custom domains.
+
+Each function takes the tenant explicitly, runs inside that tenant's scope and in one transaction,
+and either saves everything it was given or nothing. Values arrive validated by accounts.forms;
+the rules that protect HTML, CSS and email headers are checked here again (content_safety), so a
+caller that skips the form still cannot store a colour that breaks out of CSS, a video from
+another host, or a logo that is not a re-encoded PNG.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Literal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from onboarding.models import FaqEntry, KeyContact
+from portal.tenancy.context import tenant_context
+
+from .content_safety import (
+    clean_domain_name,
+    clean_hex_colour,
+    clean_phone,
+    clean_sender_name,
+    video_embed_url,
+)
+from .forms import DOMAIN_TAKEN
+from .models import Tenant, TenantDomain
+
+Direction = Literal["up", "down"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _checked_png(image: ContentFile) -> ContentFile:
+    """Only re-encoded PNGs (content_safety.reencode_image) are stored."""
+    head = image.read(8)
+    image.seek(0)
+    if head != PNG_SIGNATURE:
+        raise ValidationError("Images are stored only after reencode_image().")
+    return image
+
+
+def _delete_file_on_commit(storage, name: str) -> None:
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))
+
+
+BRANDING_FIELDS = {
+    "portal_name",
+    "primary_color",
+    "accent_color",
+    "welcome_message",
+    "welcome_video_url",
+    "email_sender_name",
+}
+
+
+# --- Branding -------------------------------------------------------------------------------------
+
+
+def update_branding(
+    tenant: Tenant,
+    *,
+    portal_name: str,
+    primary_color: str,
+    accent_color: str,
+    welcome_message: str,
+    welcome_video_url: str,
+    email_sender_name: str,
+    logo: ContentFile | None = None,
+    remove_logo: bool = False,
+) -> Tenant:
+    """Save the tenant's branding. A new logo replaces the old one, whose file goes on commit."""
+    with tenant_context(tenant), transaction.atomic():
+        row = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        row.portal_name = portal_name.strip()
+        row.primary_color = clean_hex_colour(primary_color)
+        row.accent_color = clean_hex_colour(accent_color)
+        row.welcome_message = welcome_message
+        row.welcome_video_url = welcome_video_url.strip()
+        if row.welcome_video_url:
+            video_embed_url(row.welcome_video_url)
+        row.email_sender_name = clean_sender_name(email_sender_name)
+        old_logo = row.logo.name
+        if logo is not None:
+            row.logo.save(f"{tenant.slug}-{secrets.token_hex(8)}.png", _checked_png(logo), False)
+        elif remove_logo:
+            row.logo = ""
+        row.clean_fields(
+            exclude=[f.name for f in Tenant._meta.fields if f.name not in BRANDING_FIELDS]
+        )
+        row.save()
+        if logo is not None or remove_logo:
+            _delete_file_on_commit(row.logo.storage, old_logo)
+        return row
+
+
+# --- Ordering helpers -----------------------------------------------------------------------------
+
+
+def _next_position(model) -> int:
+    top = model.objects.aggregate(top=Max("position"))["top"]
+    return 0 if top is None else top + 1
+
+
+def _move(model, obj_id: int, direction: Direction) -> None:
+    """Swap a row with its neighbour and renumber the list 0..n-1 (positions may have gaps)."""
+    rows = list(model.objects.select_for_update().order_by("position", "id"))
+    index = next((i for i, row in enumerate(rows) if row.pk == obj_id), None)
+    if index is None:
+        raise model.DoesNotExist
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(rows):
+        rows[index], rows[other] = rows[other], rows[index]
+    changed = []
+    for position, row in enumerate(rows):
+        if row.position != position:
+            row.position = position
+            changed.append(row)
+    if changed:
+        model.objects.bulk_update(changed, ["position"])
+
+
+# --- Key contacts ---------------------------------------------------------------------------------
+
+
+def _apply_contact(contact: KeyContact, name, role, email, phone) -> None:
+    contact.name = name.strip()
+    contact.role = role.strip()
+    contact.email = email.strip().lower()
+    contact.phone = clean_phone(phone)
+
+
+def add_key_contact(
+    tenant: Tenant,
+    *,
+    name: str,
+    role: str = "",
+    email: str = "",
+    phone: str = "",
+    photo: ContentFile | None = None,
+) -> KeyContact:
+    with tenant_context(tenant), transaction.atomic():
+        Tenant.objects.select_for_update().get(pk=tenant.pk)  # serialises position numbering
+        contact = KeyContact(tenant=tenant, position=_next_position(KeyContact))
+        _apply_contact(contact, name, role, email, phone)
+        if photo is not None:
+            contact.photo.save(f"{secrets.token_hex(8)}.png", _checked_png(photo), False)
+        contact.full_clean(exclude=["photo"])
+        contact.save()
+        return contact
+
+
+def update_key_contact(
+    tenant: Tenant,
+    contact_id: int,
+    *,
+    name: str,
+    role: str = "",
+    email: str = "",
+    phone: str = "",
+    photo: ContentFile | None = None,
+    remove_photo: bool = False,
+) -> KeyContact:
+    """Raises KeyContact.DoesNotExist for an id that is not this tenant's."""
+    with tenant_context(tenant), transaction.atomic():
+        contact = KeyContact.objects.select_for_update().get(pk=contact_id)
+        _apply_contact(contact, name, role, email, phone)
+        old_photo = contact.photo.name
+        if photo is not None:
+            contact.photo.save(f"{secrets.token_hex(8)}.png", _checked_png(photo), False)
+        elif remove_photo:
+            contact.photo = ""
+        contact.full_clean(exclude=["photo"])
+        contact.save()
+        if photo is not None or remove_photo:
+            _delete_file_on_commit(contact.photo.storage, old_photo)
+        return contact
+
+
+def delete_key_contact(tenant: Tenant, contact_id: int) -> None:
+    with tenant_context(tenant), transaction.atomic():
+        contact = KeyContact.objects.select_for_update().get(pk=contact_id)
+        _delete_file_on_commit(contact.photo.storage, contact.photo.name)
+        contact.delete()
+
+
+def move_key_contact(tenant: Tenant, contact_id: int, direction: Direction) -> None:
+    with tenant_context(tenant), transaction.atomic():
+        _move(KeyContact, contact_id, direction)
+
+
+# --- FAQ ------------------------------------------------------------------------------------------
+
+
+def add_faq(tenant: Tenant, *, question: str, answer: str) -> FaqEntry:
+    with tenant_context(tenant), transaction.atomic():
+        Tenant.objects.select_for_update().get(pk=tenant.pk)
+        entry = FaqEntry(
+            tenant=tenant,
+            question=question.strip(),
+            answer=answer.strip(),
+            position=_next_position(FaqEntry),
+        )
+        entry.full_clean()
+        entry.save()
+        return entry
+
+
+def update_faq(tenant: Tenant, faq_id: int, *, question: str, answer: str) -> FaqEntry:
+    with tenant_context(tenant), transaction.atomic():
+        entry = FaqEntry.objects.select_for_update().get(pk=faq_id)
+        entry.question = question.strip()
+        entry.answer = answer.strip()
+        entry.full_clean()
+        entry.save()
+        return entry
+
+
+def delete_faq(tenant: Tenant, faq_id: int) -> None:
+    with tenant_context(tenant), transaction.atomic():
+        FaqEntry.objects.select_for_update().get(pk=faq_id).delete()
+
+
+def move_faq(tenant: Tenant, faq_id: int, direction: Direction) -> None:
+    with tenant_context(tenant), transaction.atomic():
+        _move(FaqEntry, faq_id, direction)
+
+
+# --- Custom domains -------------------------------------------------------------------------------
+
+
+def dns_target(tenant: Tenant) -> str:
+    """What a custom domain's CNAME record points at."""
+    return f"{tenant.slug}.{settings.BASE_DOMAIN}"
+
+
+def add_domain(tenant: Tenant, domain: str) -> TenantDomain:
+    """Register a custom domain. Taken (by anyone) is refused with one message.
+
+    The unique index decides races: of two tenants adding the same name at once, one wins and the
+    other gets the same refusal as if the name had been taken long ago.
+    """
+    name = clean_domain_name(domain, base_domain=settings.BASE_DOMAIN)
+    try:
+        with transaction.atomic():
+            return TenantDomain.objects.create(tenant=tenant, domain=name, is_primary=False)
+    except IntegrityError as exc:
+        raise ValidationError({"domain": DOMAIN_TAKEN}) from exc
+
+
+def remove_domain(tenant: Tenant, domain_id: int) -> None:
+    """Raises TenantDomain.DoesNotExist for an id that is not this tenant's.
+
+    Removing the primary domain makes emailed links fall back to the tenant's subdomain.
+    """
+    with transaction.atomic():
+        tenant.domains.select_for_update().get(pk=domain_id).delete()
+
+
+def set_primary_domain(tenant: Tenant, domain_id: int | None) -> None:
+    """Make one of the tenant's domains the canonical host (None: back to the subdomain)."""
+    with transaction.atomic():
+        Tenant.objects.select_for_update().get(pk=tenant.pk)
+        target = None
+        if domain_id is not None:
+            target = tenant.domains.get(pk=domain_id)
+        # Clear first: the partial unique index allows one primary per tenant at any moment.
+        tenant.domains.filter(is_primary=True).exclude(pk=domain_id).update(is_primary=False)
+        if target is not None and not target.is_primary:
+            tenant.domains.filter(pk=target.pk).update(is_primary=True)
