@@ -58,7 +58,7 @@ class SignIn:
 
 
 def _code_hash(email: str, code: str) -> str:
-    return salted_hmac("sign-in-code", f"{email.lower()}:{code}").hexdigest()
+    return salted_hmac("sign-in-code", f"{email.lower()}:{code}", algorithm="sha256").hexdigest()
 
 
 def issue_sign_in(
