@@ -7,7 +7,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.access import member_required
-from onboarding.selectors import onboardings_with_progress, plan_tasks, progress_percent
+from onboarding.selectors import (
+    engagement_summary,
+    onboardings_with_progress,
+    plan_tasks,
+    progress_percent,
+    training_progress,
+)
 
 
 @member_required()
@@ -30,5 +36,8 @@ def onboarding_detail(request: HttpRequest, onboarding_id: int) -> HttpResponse:
         "tasks": list(plan_tasks(onboarding)),
         "milestones": list(onboarding.milestones.all()),
         "contacts": list(onboarding.contacts.all()),
+        # What the client did: sign-ins, visits, resource opens, trainings finished.
+        "engagement": engagement_summary(onboarding),
+        "training": training_progress(onboarding),
     }
     return render(request, "workspace/onboarding_detail.html", context)
