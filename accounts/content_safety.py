@@ -192,14 +192,14 @@ def clean_domain_name(value: str, *, base_domain: str) -> str:
         ascii_name = raw.encode("idna").decode("ascii")
     except UnicodeError as exc:
         raise invalid from exc
+    base = base_domain.lower().rstrip(".")
+    if ascii_name == base or ascii_name.endswith("." + base):
+        raise ValidationError(f"Names under {base} belong to the platform; use your own domain.")
     labels = ascii_name.split(".")
     if len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
         raise invalid
     if labels[-1].isdigit():
         raise ValidationError("Enter a domain name, not an IP address.")
-    base = base_domain.lower().rstrip(".")
-    if ascii_name == base or ascii_name.endswith("." + base):
-        raise ValidationError(f"Names under {base} belong to the platform; use your own domain.")
     return ascii_name
 
 

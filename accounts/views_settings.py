@@ -11,6 +11,7 @@ client users too, so any signed-in user of this tenant (member or invited client
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from onboarding import selectors
 from onboarding.models import (
     Customer,
     FaqEntry,
@@ -47,6 +49,7 @@ PREVIEW_FIELDS = (
     "email_sender_name",
 )
 GET_POST = require_http_methods(["GET", "POST"])
+phases_of = getattr(selectors, "phases_of", None)  # the portal's phase strip, where it has one
 
 
 def _direction(request: HttpRequest) -> str | None:
@@ -97,40 +100,73 @@ def branding(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _empty_value(annotation: str, today: dt.date):
+    """A neutral value for a PortalPage field the sample does not fill, from its annotation."""
+    annotation = str(annotation).replace(" ", "")
+    if annotation.startswith("list"):
+        return []
+    if annotation == "int":
+        return 0
+    if annotation == "bool":
+        return False
+    if annotation.endswith("date"):
+        return today
+    return None
+
+
 def _sample_page(tenant: Tenant) -> PortalPage:
-    """A made-up onboarding for tenants that have none yet. Nothing here is saved."""
+    """A made-up onboarding for tenants that have none yet. Nothing here is saved.
+
+    Built from PortalPage's fields by name, so a field added to the portal's page later gets an
+    empty value here instead of breaking the preview.
+    """
     today = tenant.local_today()
 
     def day(n: int) -> dt.date:
         return today + dt.timedelta(days=n)
 
     onboarding = Onboarding(
+        tenant=tenant,
         customer=Customer(name="Example Customer Ltd"),
         name="Example Customer rollout",
         model="mid",
-        start_date=today,
+        status=Onboarding.Status.SETUP,
+        start_date=day(-14),
     )
-    kickoff = Milestone(name="Kickoff", due_date=day(7), success_criteria="Goals confirmed.")
-    live = Milestone(name="Go-live", due_date=day(45), success_criteria="First team live.")
+    kickoff = Milestone(name="Kickoff", due_date=day(-7), success_criteria="Goals confirmed.")
+    live = Milestone(name="Go-live", due_date=day(30), success_criteria="First team live.")
+    kickoff.task_total, kickoff.task_done, kickoff.state = 2, 2, "done"
+    live.task_total, live.task_done, live.state = 2, 0, "next"
     tasks = [
-        Task(title="Kickoff call", owner_side="vendor", due_date=day(7), status="complete"),
-        Task(title="Share your SSO metadata", owner_side="customer", due_date=day(10)),
+        Task(title="Kickoff call", owner_side="vendor", due_date=day(-7), status="complete"),
+        Task(title="Confirm goals", owner_side="customer", due_date=day(-6), status="complete"),
+        Task(title="Share your SSO metadata", owner_side="customer", due_date=day(5)),
         Task(title="Configure integrations", owner_side="vendor", due_date=day(20)),
-        Task(title="Invite your first team", owner_side="customer", due_date=day(40)),
     ]
-    kickoff.task_total, kickoff.task_done = 2, 1
-    live.task_total, live.task_done = 2, 0
-    return PortalPage(
-        onboarding=onboarding,
-        tasks=tasks,
-        milestones=[kickoff, live],
-        key_contacts=[],
-        training=[],
-        faqs=list(FaqEntry.objects.all()),
-        next_step=next_client_step(tasks),
-        progress=25,
-        other_onboardings=[],
-    )
+    # Never saved; the ids only let the portal template build its links (they lead nowhere).
+    onboarding.pk = onboarding.customer.pk = 0
+    for position, obj in enumerate([*tasks, kickoff, live]):
+        obj.pk = obj.position = position
+    known = {
+        "onboarding": onboarding,
+        "tasks": tasks,
+        "milestones": [kickoff, live],
+        "key_contacts": list(KeyContact.objects.all()),
+        "faqs": list(FaqEntry.objects.all()),
+        "next_step": next_client_step(tasks),
+        "progress": 50,
+        "tasks_done": 2,
+        "today": today,
+    }
+    if phases_of is not None:
+        known["phases"] = phases_of(onboarding)
+    values = {}
+    for field in dataclasses.fields(PortalPage):
+        if field.name in known:
+            values[field.name] = known[field.name]
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            values[field.name] = _empty_value(field.type, today)
+    return PortalPage(**values)
 
 
 @member_required("admin")
@@ -157,6 +193,8 @@ def branding_preview(request: HttpRequest) -> HttpResponse:
         "tenant": preview,
         "brand_text": text_colour_on(preview.primary_color),
         "key_contacts": list(KeyContact.objects.all()),
+        "welcome_snippet": "portal/_welcome.html",
+        "key_contacts_snippet": "portal/_key_contacts.html",
         "is_preview": True,
     }
     return render(request, "portal/onboarding.html", context)
