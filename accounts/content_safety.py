@@ -160,6 +160,17 @@ def tel_href(phone: str) -> str:
     return ("+" if (phone or "").strip().startswith("+") else "") + digits
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_one_line(value: str) -> str:
+    """A name shown in pages and email headers: one line, no control characters."""
+    value = (value or "").strip()
+    if _CONTROL.search(value):
+        raise ValidationError("Use one line of text, without tabs or line breaks.")
+    return value
+
+
 def clean_sender_name(value: str) -> str:
     """An email display name: no line breaks or other control characters, no quotes or <>."""
     value = (value or "").strip()

@@ -18,6 +18,7 @@ from .branding import contrast_ratio, text_colour_on
 from .content_safety import (
     clean_domain_name,
     clean_hex_colour,
+    clean_one_line,
     clean_phone,
     clean_sender_name,
     fit_png,
@@ -101,6 +102,10 @@ class BrandingForm(forms.ModelForm):
             "portal_name": "Shown to your customers. Empty: your company name.",
             "email_sender_name": "The From name of emails to your customers. Empty: portal name.",
         }
+
+    def clean_portal_name(self) -> str:
+        # It is also the email sender name when none is set, so it must fit in a header.
+        return clean_one_line(self.cleaned_data["portal_name"])
 
     def clean_primary_color(self) -> str:
         return clean_brand_colour(self.cleaned_data["primary_color"])

@@ -24,6 +24,7 @@ from portal.tenancy.context import tenant_context
 from .content_safety import (
     clean_domain_name,
     clean_hex_colour,
+    clean_one_line,
     clean_phone,
     clean_sender_name,
     video_embed_url,
@@ -77,7 +78,7 @@ def update_branding(
     """Save the tenant's branding. A new logo replaces the old one, whose file goes on commit."""
     with tenant_context(tenant), transaction.atomic():
         row = Tenant.objects.select_for_update().get(pk=tenant.pk)
-        row.portal_name = portal_name.strip()
+        row.portal_name = clean_one_line(portal_name)
         row.primary_color = clean_hex_colour(primary_color)
         row.accent_color = clean_hex_colour(accent_color)
         row.welcome_message = welcome_message

@@ -12,6 +12,7 @@ import io
 import os
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -505,6 +506,26 @@ def test_an_email_sender_name_that_could_forge_headers_is_refused(value, tenant_
     response = admin.post(reverse("settings:branding"), branding_data(email_sender_name=value))
     assert "Use letters, digits and punctuation" in field_error(response, "email_sender_name")
     assert fresh(tenant_a).email_sender_name == ""
+
+
+def test_a_portal_name_on_several_lines_is_refused(tenant_a, admin):
+    # The portal name is the email sender name when none is set: it must fit in one header line.
+    response = admin.post(
+        reverse("settings:branding"), branding_data(portal_name="Acme\r\nBcc: victim@example.com")
+    )
+    assert field_error(response, "portal_name") == (
+        "Use one line of text, without tabs or line breaks."
+    )
+    assert fresh(tenant_a).portal_name == ""
+
+
+def test_every_email_template_has_the_branded_header_and_a_plain_text_part():
+    emails = Path(__file__).resolve().parent.parent / "templates" / "email"
+    html_templates = [p for p in emails.glob("*.html") if not p.name.startswith("_")]
+    assert {p.stem for p in html_templates} >= {"invitation", "task_due"}
+    for template in html_templates:
+        assert '{% include "email/_header.html" %}' in template.read_text(), template.name
+        assert template.with_suffix(".txt").exists(), template.name
 
 
 # --- live preview ---------------------------------------------------------------------------------
