@@ -5,7 +5,7 @@ import zoneinfo
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -41,7 +41,23 @@ class Tenant(models.Model):
     email_sender_name = models.CharField(max_length=120, blank=True)
 
     # Operations.
-    reminder_days_ahead = models.PositiveSmallIntegerField(default=3)
+    # Reminders: due in N days, overdue again every M days, blocked over K days escalates.
+    reminder_days_ahead = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(30)]
+    )
+    overdue_repeat_days = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(30)]
+    )
+    blocked_escalation_days = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1), MaxValueValidator(60)]
+    )
+    milestone_days_ahead = models.PositiveSmallIntegerField(
+        default=7, validators=[MinValueValidator(1), MaxValueValidator(60)]
+    )
+    digest_hour = models.PositiveSmallIntegerField(
+        default=9, validators=[MaxValueValidator(23)], help_text="Local hour the digest goes out."
+    )
+    skip_weekends = models.BooleanField(default=True)
     high_touch_min_amount = models.DecimalField(max_digits=14, decimal_places=2, default=100_000)
     mid_touch_min_amount = models.DecimalField(max_digits=14, decimal_places=2, default=25_000)
     # {"hubspot": {"company": "Company name"}}: the tenant's own CRM column names.

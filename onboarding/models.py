@@ -107,6 +107,9 @@ class Contact(TenantOwned):
     )
     is_primary = models.BooleanField(default=False)
     is_key_contact = models.BooleanField(default=False, help_text="Shown in the client portal.")
+    is_escalation_contact = models.BooleanField(
+        default=False, help_text="Told when a task stays blocked."
+    )
 
     class Meta:
         ordering = ["side", "name"]
@@ -150,6 +153,9 @@ class Milestone(TenantOwned):
     due_date = models.DateField()
     position = models.PositiveIntegerField(default=0)
     achieved_at = models.DateTimeField(null=True, blank=True)
+    is_first_value = models.BooleanField(
+        default=False, help_text="Reaching it is the onboarding's time to first value."
+    )
 
     class Meta:
         ordering = ["position", "due_date", "id"]
@@ -178,6 +184,9 @@ class Task(TenantOwned):
     due_date = models.DateField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NOT_STARTED)
     blocked_reason = models.TextField(blank=True)
+    blocked_on = models.DateField(
+        null=True, blank=True, help_text="Local date the task became blocked."
+    )
     position = models.PositiveIntegerField(default=0)
     completed_at = models.DateTimeField(null=True, blank=True)
     # Bumped on every save through the services; a stale version is refused (no lost updates).
@@ -193,7 +202,14 @@ class Task(TenantOwned):
 
     class Meta:
         ordering = ["due_date", "position", "id"]
-        indexes = [models.Index(fields=["tenant", "status", "due_date"])]
+        indexes = [
+            models.Index(fields=["tenant", "status", "due_date"]),
+            models.Index(
+                fields=["tenant", "due_date"],
+                condition=~models.Q(status="complete"),
+                name="open_task_by_due_date",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~models.Q(status="blocked") | ~models.Q(blocked_reason=""),
@@ -281,6 +297,7 @@ class PlaybookMilestone(TenantOwned):
     success_criteria = models.TextField(blank=True)
     due_offset_days = models.PositiveSmallIntegerField()
     position = models.PositiveIntegerField(default=0)
+    is_first_value = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["position"]
@@ -310,33 +327,6 @@ class PlaybookTask(TenantOwned):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "playbook", "key"], name="playbook_task_key_unique"
-            )
-        ]
-
-
-class ReminderDelivery(TenantOwned):
-    """One reminder to one person about one task on one local day, claimed before it is sent."""
-
-    class State(models.TextChoices):
-        CLAIMED = "claimed", "Claimed"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="+")
-    recipient = models.EmailField()
-    kind = models.CharField(max_length=20)
-    for_date = models.DateField()
-    state = models.CharField(max_length=8, choices=State.choices, default=State.CLAIMED)
-    claimed_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenant", "task", "recipient", "kind", "for_date"],
-                name="one_reminder_per_recipient_task_kind_day",
             )
         ]
 
@@ -439,3 +429,205 @@ class EngagementEvent(TenantOwned):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "onboarding", "kind", "created_at"])]
+
+
+class ReminderKind(models.TextChoices):
+    DUE_SOON = "due_soon", "Due soon"
+    DUE_TODAY = "due_today", "Due today"
+    OVERDUE = "overdue", "Overdue"
+    BLOCKED = "blocked", "Blocked too long"
+    MILESTONE = "milestone", "Milestone approaching"
+
+
+class ReminderDigest(TenantOwned):
+    """One email per recipient per local day, grouping that day's reminder items.
+
+    Claimed (pending -> sending) by a conditional UPDATE before the SMTP conversation; a digest
+    whose sender died mid-send is marked uncertain for an admin to look at, never sent twice.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENDING = "sending", "Being sent"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (gave up)"
+        UNCERTAIN = "uncertain", "Sender died mid-send"
+
+    recipient = models.EmailField()
+    recipient_name = models.CharField(max_length=200, blank=True)
+    for_date = models.DateField(help_text="The tenant's local date.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "recipient", "for_date"], name="one_digest_per_recipient_day"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "state", "next_attempt_at"])]
+
+
+class ReminderItem(TenantOwned):
+    """One thing one person is reminded of, once: (recipient, item, kind, key date) is unique."""
+
+    recipient = models.EmailField()
+    queued_for = models.DateField(help_text="The local date of the digest that carries it.")
+    kind = models.CharField(max_length=10, choices=ReminderKind.choices)
+    item_key = models.CharField(max_length=40, help_text="task:<id> or milestone:<id>")
+    key_date = models.DateField(help_text="The due date, overdue cycle or blocked-since date.")
+    task = models.ForeignKey(Task, null=True, on_delete=models.CASCADE, related_name="+")
+    milestone = models.ForeignKey(Milestone, null=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "recipient", "kind", "item_key", "key_date"],
+                name="one_reminder_per_recipient_item_kind_date",
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "queued_for", "recipient"])]
+
+
+class DigestRun(TenantOwned):
+    """Marks that a tenant's digests for a local date were built; the row is the build's lock."""
+
+    for_date = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "for_date"], name="one_digest_run_per_day")
+        ]
+
+
+class NotificationOptOut(TenantOwned):
+    """A person turned a kind of reminder off (kind "all": every reminder)."""
+
+    email = models.EmailField()
+    kind = models.CharField(max_length=10)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "email", "kind"], name="one_opt_out_per_kind")
+        ]
+
+
+class HealthFormula(TenantOwned):
+    """Weights and thresholds in force from `created_at`; every score keeps the version it used."""
+
+    version = models.PositiveIntegerField()
+    w_usage = models.PositiveSmallIntegerField(default=25)
+    w_support = models.PositiveSmallIntegerField(default=15)
+    w_engagement = models.PositiveSmallIntegerField(default=15)
+    w_training = models.PositiveSmallIntegerField(default=15)
+    w_on_time = models.PositiveSmallIntegerField(default=15)
+    w_milestones = models.PositiveSmallIntegerField(default=15)
+    green_min = models.PositiveSmallIntegerField(default=70)
+    yellow_min = models.PositiveSmallIntegerField(default=40)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    COMPONENTS = ("usage", "support", "engagement", "training", "on_time", "milestones")
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "version"], name="health_formula_version"),
+            models.CheckConstraint(
+                condition=models.Q(yellow_min__lte=models.F("green_min")),
+                name="yellow_below_green",
+            ),
+        ]
+
+    def weights(self) -> dict[str, int]:
+        return {c: getattr(self, f"w_{c}") for c in self.COMPONENTS}
+
+
+class HealthScore(TenantOwned):
+    class Kind(models.TextChoices):
+        DAILY = "daily", "Daily"
+        DAY30 = "day30", "Day-30 snapshot"
+        DAY90 = "day90", "Day-90 snapshot"
+
+    class Band(models.TextChoices):
+        GREEN = "green", "Green"
+        YELLOW = "yellow", "Yellow"
+        RED = "red", "Red"
+
+    onboarding = models.ForeignKey(Onboarding, on_delete=models.CASCADE, related_name="health")
+    formula = models.ForeignKey(HealthFormula, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=6, choices=Kind.choices)
+    for_date = models.DateField()
+    usage = models.FloatField()
+    support = models.FloatField()
+    engagement = models.FloatField()
+    training = models.FloatField()
+    on_time = models.FloatField()
+    milestones = models.FloatField()
+    score = models.FloatField()
+    band = models.CharField(max_length=6, choices=Band.choices)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["for_date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "onboarding", "kind", "for_date"], name="one_score_per_day"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "onboarding", "kind"],
+                condition=models.Q(kind__in=["day30", "day90"]),
+                name="one_snapshot_per_kind",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "kind", "for_date"])]
+
+
+class UsageRecord(TenantOwned):
+    """Product usage of a customer on a day (CSV upload now, API later)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="usage")
+    date = models.DateField()
+    active_users = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "customer", "date"], name="one_usage_per_day")
+        ]
+
+
+class SupportTicket(TenantOwned):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tickets")
+    external_id = models.CharField(max_length=64)
+    opened_at = models.DateTimeField()
+    subject = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "customer", "external_id"], name="ticket_id_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "customer", "opened_at"])]
+
+
+class NpsRequest(TenantOwned):
+    """The NPS question emailed once to one client user at an onboarding's close."""
+
+    onboarding = models.ForeignKey(Onboarding, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "onboarding", "user"], name="one_nps_request_per_user"
+            )
+        ]

@@ -14,6 +14,8 @@ ALL = (HIGH, MID, LOW)
 
 LENGTH_DAYS = {HIGH: 90, MID: 45, LOW: 21}
 TYPICAL_RANGE = {HIGH: (60, 90), MID: (30, 60), LOW: (7, 30)}
+# Reaching this milestone is the onboarding's time to first value (a tenant may pick another).
+FIRST_VALUE_MILESTONE = "first-value"
 NAMES = {HIGH: "High-touch (90 days)", MID: "Mid-touch (45 days)", LOW: "Low-touch (21 days)"}
 
 

@@ -47,6 +47,7 @@ def install_default_playbooks(tenant: Tenant) -> list[Playbook]:
                     success_criteria=m.success_criteria,
                     due_offset_days=defaults.offset(m.at, model),
                     position=i,
+                    is_first_value=m.key == defaults.FIRST_VALUE_MILESTONE,
                 )
                 for i, m in enumerate(defaults.MILESTONES)
             }
@@ -117,6 +118,7 @@ def start_onboarding(
             success_criteria=m.success_criteria,
             due_date=start_date + dt.timedelta(days=m.due_offset_days),
             position=m.position,
+            is_first_value=m.is_first_value,
         )
         for m in template_milestones
     )

@@ -10,6 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from onboarding.models import Onboarding, Task
+from portal.tenancy.context import current_tenant
 
 
 class StaleVersion(Exception):
@@ -31,6 +32,8 @@ def create_task(onboarding: Onboarding, *, depends_on: list[Task] | None = None,
     task = Task(onboarding=onboarding, **fields)
     if task.status == Task.Status.COMPLETE:
         task.completed_at = timezone.now()
+    if task.status == Task.Status.BLOCKED:
+        task.blocked_on = current_tenant().local_today()
     task.save()
     if depends_on:
         task.depends_on.set(depends_on)
@@ -53,6 +56,10 @@ def update_task(
     _check_status(status, reason)
     if status != Task.Status.BLOCKED:
         changes["blocked_reason"] = ""
+        changes["blocked_on"] = None
+    elif task.status != Task.Status.BLOCKED:
+        # The local calendar day it became blocked: escalation counts whole days from it.
+        changes["blocked_on"] = current_tenant().local_today()
     if status == Task.Status.COMPLETE and task.status != Task.Status.COMPLETE:
         changes["completed_at"] = timezone.now()
     elif status != Task.Status.COMPLETE:
