@@ -9,7 +9,7 @@ from accounts.models import Tenant
 from accounts.services import issue_sign_in_link
 from onboarding.emails import branded_message
 from onboarding.models import PortalAccess
-from onboarding.services.reminders import send_due_reminders
+from onboarding.services.reminders import sweep
 from portal.tenancy.tasks import tenant_task
 
 
@@ -23,8 +23,9 @@ def fan_out_reminders() -> int:
 
 
 @tenant_task(acks_late=True)
-def send_reminders(tenant: Tenant) -> int:
-    return send_due_reminders(tenant)
+def send_reminders(tenant: Tenant) -> dict:
+    """Idempotent: a duplicated beat or a retry records nothing new and sends nothing twice."""
+    return sweep(tenant).__dict__
 
 
 @tenant_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)

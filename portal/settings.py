@@ -253,7 +253,7 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
     "reminders-fan-out": {
         "task": "onboarding.tasks.fan_out_reminders",
-        "schedule": float(os.environ.get("REMINDER_SWEEP_SECONDS", "900")),
+        "schedule": float(os.environ.get("REMINDER_SWEEP_SECONDS", "300")),
     },
 }
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("app/settings/", include("accounts.urls_settings")),
     path("sign-in/", include("accounts.urls_signin")),
+    path("notifications/", include("onboarding.urls_notifications")),
     path("", include("onboarding.urls")),
     path("api/v1/", include("onboarding.api.urls")),
 ]

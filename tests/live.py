@@ -5,6 +5,7 @@ Used by tests marked `worker`; nothing here runs in the other tests.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import os
@@ -60,11 +61,14 @@ class ReceivedMail:
 
 
 class _CollectingHandler:
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.lock = threading.Lock()
         self.messages: list[ReceivedMail] = []
+        self.delay = delay  # seconds before answering DATA: a slow server, to kill a sender mid-way
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(
@@ -80,12 +84,12 @@ class _CollectingHandler:
 class SmtpSink:
     """An SMTP server on 127.0.0.1 that keeps every message it receives in memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         from aiosmtpd.controller import Controller
 
         self.host = "127.0.0.1"
         self.port = free_port()
-        self._handler = _CollectingHandler()
+        self._handler = _CollectingHandler(delay)
         self._controller = Controller(self._handler, hostname=self.host, port=self.port)
 
     def start(self) -> None:
@@ -101,8 +105,8 @@ class SmtpSink:
 
 
 @contextmanager
-def smtp_sink() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
+def smtp_sink(delay: float = 0.0) -> Iterator[SmtpSink]:
+    sink = SmtpSink(delay)
     sink.start()
     try:
         yield sink
@@ -240,3 +244,39 @@ def celery_worker(env: dict[str, str], log_path: Path, **kwargs) -> Iterator[Cel
         raise
     finally:
         worker.stop()
+
+
+@contextmanager
+def celery_beat(env: dict[str, str], workdir: Path, name: str) -> Iterator[subprocess.Popen]:
+    """A `celery -A portal beat` process with its own schedule file; always stopped."""
+    log_path = workdir / f"{name}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "beat",
+                "--loglevel=INFO",
+                "-s",
+                str(workdir / f"{name}-schedule"),
+                "--pidfile=",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(5)

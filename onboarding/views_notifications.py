@@ -1,0 +1,59 @@
+"""Reminder preferences, one-click unsubscribe (no sign-in needed) and delivery problems."""
+
+from __future__ import annotations
+
+from django import forms
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from accounts.access import client_required, member_required
+from onboarding.models import ReminderKind
+from onboarding.services import reminders
+
+
+class PreferencesForm(forms.Form):
+    kinds = forms.MultipleChoiceField(
+        label="Remind me about",
+        choices=ReminderKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+
+@client_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    email = request.user.email
+    if request.method == "POST":
+        form = PreferencesForm(request.POST)
+        if form.is_valid():
+            reminders.set_preferences(email, set(form.cleaned_data["kinds"]))
+            return redirect("notification-preferences")
+    else:
+        off = reminders.opted_out_kinds(email)
+        enabled = [] if "all" in off else [k for k in ReminderKind.values if k not in off]
+        form = PreferencesForm(initial={"kinds": enabled})
+    return render(request, "notifications/preferences.html", {"form": form})
+
+
+# A mail client's one-click unsubscribe (RFC 8058) POSTs without a CSRF token or a session; the
+# signed token is the credential.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, unsubscribe_token: str) -> HttpResponse:
+    target = reminders.read_unsubscribe_token(request.tenant, unsubscribe_token)
+    if target is None:
+        raise Http404
+    email, kind = target
+    if request.method == "POST":
+        reminders.unsubscribe(email, kind)
+        return render(request, "notifications/unsubscribed.html", {"email": email})
+    return render(request, "notifications/unsubscribe.html", {"email": email})
+
+
+@member_required("admin", "csm")
+def delivery_problems(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "notifications/problems.html", {"digests": list(reminders.problem_digests())}
+    )

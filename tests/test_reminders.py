@@ -1,0 +1,326 @@
+"""Reminder digests: what goes in them, when they go out, and that nothing goes out twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+from unittest import mock
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from accounts.models import Tenant
+from onboarding.models import (
+    Contact,
+    Milestone,
+    NotificationOptOut,
+    ReminderDigest,
+    ReminderItem,
+    Task,
+)
+from onboarding.services import reminders
+from onboarding.services.tasks import update_task
+from portal.tenancy.context import tenant_context
+from tests.conftest import client_for
+from tests.factories import build_world
+
+UTC = dt.UTC
+TODAY = dt.date(2026, 12, 3)  # a Thursday
+NOON = dt.datetime(2026, 12, 3, 17, 0, tzinfo=UTC)  # 12:00 in New York
+
+
+@pytest.fixture
+def world(db):
+    w = build_world("alpha", tasks=0)
+    Tenant.objects.filter(pk=w.tenant.pk).update(
+        reminder_days_ahead=3,
+        overdue_repeat_days=2,
+        blocked_escalation_days=2,
+        milestone_days_ahead=5,
+        digest_hour=9,
+        skip_weekends=True,
+    )
+    w.tenant.refresh_from_db()
+    with tenant_context(w.tenant):
+        w.onboarding.milestones.all().delete()
+    return w
+
+
+def task(w, title, due, *, side="customer", contact="default", **extra):
+    contact = w.contact if contact == "default" else contact
+    with tenant_context(w.tenant):
+        return Task.objects.create(
+            onboarding=w.onboarding,
+            title=title,
+            owner_side=side,
+            owner_contact=contact,
+            due_date=due,
+            **extra,
+        )
+
+
+def sweep(w, now=NOON):
+    with tenant_context(w.tenant):
+        return reminders.sweep(w.tenant, now)
+
+
+def items_by_recipient(w) -> dict[str, set[tuple[str, str]]]:
+    out: dict[str, set[tuple[str, str]]] = {}
+    with tenant_context(w.tenant):
+        for item in ReminderItem.objects.select_related("task", "milestone"):
+            title = item.task.title if item.task else item.milestone.name
+            out.setdefault(item.recipient, set()).add((item.kind, title))
+    return out
+
+
+def test_one_digest_per_recipient_groups_every_kind(world):
+    client, csm = world.contact.email, world.csm.email
+    task(world, "Due in three days", TODAY + dt.timedelta(days=3))
+    task(world, "Due in four days", TODAY + dt.timedelta(days=4))  # outside N=3
+    task(world, "Due today", TODAY)
+    task(world, "Overdue", TODAY - dt.timedelta(days=5))
+    task(world, "Done", TODAY, status="complete")
+    task(world, "Vendor task", TODAY + dt.timedelta(days=1), side="vendor", contact=None)
+    with tenant_context(world.tenant):
+        escalation = Contact.objects.create(
+            onboarding=world.onboarding,
+            side="customer",
+            name="Esc",
+            email="Escalate@Customer.example",
+            is_escalation_contact=True,
+        )
+        Milestone.objects.create(
+            onboarding=world.onboarding, name="Go-live", due_date=TODAY + dt.timedelta(days=5)
+        )
+        Contact.objects.filter(pk=world.contact.pk).update(is_primary=True)
+    task(
+        world,
+        "Blocked long",
+        TODAY + dt.timedelta(days=10),
+        status="blocked",
+        blocked_reason="No VPN",
+        blocked_on=TODAY - dt.timedelta(days=2),
+    )
+    task(
+        world,
+        "Blocked briefly",
+        TODAY + dt.timedelta(days=10),
+        status="blocked",
+        blocked_reason="Waiting",
+        blocked_on=TODAY - dt.timedelta(days=1),
+    )
+    result = sweep(world)
+    assert result.built and result.sent == 3
+    assert items_by_recipient(world) == {
+        client: {
+            ("due_soon", "Due in three days"),
+            ("due_today", "Due today"),
+            ("overdue", "Overdue"),
+            ("milestone", "Go-live"),
+        },
+        csm: {("due_soon", "Vendor task"), ("blocked", "Blocked long"), ("milestone", "Go-live")},
+        "escalate@customer.example": {("blocked", "Blocked long")},
+    }
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([client, csm, escalation.email.lower()])
+    digest = next(m for m in mail.outbox if m.to == [client])
+    assert "4 onboarding reminders" in digest.subject
+    for text in (
+        "Due in three days",
+        "Due today",
+        "Overdue",
+        "Go-live",
+        "/notifications/unsubscribe/",
+    ):
+        assert text in digest.body
+    assert "Due in four days" not in digest.body and "Done" not in digest.body
+    assert digest.alternatives and "Due today" in digest.alternatives[0][0]
+    assert "List-Unsubscribe" in digest.extra_headers
+
+
+def test_rerunning_the_day_records_and_sends_nothing_new(world):
+    task(world, "Due today", TODAY)
+    assert sweep(world).sent == 1
+    again = sweep(world, NOON + dt.timedelta(hours=3))
+    assert (again.built, again.items, again.sent) == (False, 0, 0)
+    with tenant_context(world.tenant):
+        assert reminders.build_digests(world.tenant, TODAY) is None  # a second builder
+        assert ReminderDigest.objects.count() == 1
+    assert len(mail.outbox) == 1
+
+
+def test_overdue_repeats_every_m_days(world):
+    task(world, "Late", TODAY - dt.timedelta(days=1))
+    sent_on = []
+    for offset in range(6):
+        now = NOON + dt.timedelta(days=offset)
+        if now.astimezone(world.tenant.tz).weekday() >= 5:
+            continue
+        before = len(mail.outbox)
+        sweep(world, now)
+        if len(mail.outbox) > before:
+            sent_on.append((TODAY + dt.timedelta(days=offset)).isoformat())
+    # Thu 3rd, then not before two days have passed: Sat/Sun are skipped, so Mon 7th, then Wed 9th
+    # would be next (outside the loop).
+    assert sent_on == ["2026-12-03", "2026-12-07"]
+
+
+def test_digest_goes_out_at_the_local_hour_across_dst(db):
+    w = build_world("zoned", tasks=0)
+    Tenant.objects.filter(pk=w.tenant.pk).update(digest_hour=9, skip_weekends=False)
+    w.tenant.refresh_from_db()
+    tz = w.tenant.tz
+    assert str(tz) == "America/New_York"
+    cases = [
+        # (UTC instant, should build)  EDT is UTC-4 until 2025-11-02, EST UTC-5 after.
+        (dt.datetime(2025, 11, 1, 12, 59, tzinfo=UTC), False),  # 08:59 EDT
+        (dt.datetime(2025, 11, 1, 13, 0, tzinfo=UTC), True),  # 09:00 EDT
+        (dt.datetime(2025, 11, 3, 13, 30, tzinfo=UTC), False),  # 08:30 EST
+        (dt.datetime(2025, 11, 3, 14, 0, tzinfo=UTC), True),  # 09:00 EST
+        (dt.datetime(2026, 3, 7, 13, 59, tzinfo=UTC), False),  # 08:59 EST
+        (dt.datetime(2026, 3, 7, 14, 0, tzinfo=UTC), True),  # 09:00 EST
+        (dt.datetime(2026, 3, 9, 12, 59, tzinfo=UTC), False),  # 08:59 EDT
+        (dt.datetime(2026, 3, 9, 13, 0, tzinfo=UTC), True),  # 09:00 EDT
+        (dt.datetime(2026, 3, 10, 3, 30, tzinfo=UTC), True),  # 23:30 EDT on the 9th
+    ]
+    for now, expected in cases:
+        assert reminders.is_digest_time(w.tenant, now) is expected, now
+    # The digest's date is the local date, not the UTC one.
+    task(w, "Due on the 9th", dt.date(2026, 3, 9))
+    with tenant_context(w.tenant):
+        reminders.sweep(w.tenant, dt.datetime(2026, 3, 10, 3, 30, tzinfo=UTC))
+        assert list(ReminderDigest.objects.values_list("for_date", flat=True)) == [
+            dt.date(2026, 3, 9)
+        ]
+
+
+def test_weekends_are_skipped_when_the_tenant_says_so(world):
+    task(world, "Due Monday", dt.date(2026, 12, 7))
+    saturday = dt.datetime(2026, 12, 5, 17, 0, tzinfo=UTC)
+    assert not sweep(world, saturday).built
+    Tenant.objects.filter(pk=world.tenant.pk).update(skip_weekends=False)
+    world.tenant.refresh_from_db()
+    assert sweep(world, saturday).sent == 1
+
+
+def test_opt_outs_per_kind_and_unsubscribe_without_signing_in(world):
+    task(world, "Due today", TODAY)
+    task(world, "Overdue", TODAY - dt.timedelta(days=3))
+    with tenant_context(world.tenant):
+        reminders.set_preferences(world.contact.email, {"due_soon", "overdue", "blocked"})
+    sweep(world)
+    assert items_by_recipient(world) == {world.contact.email: {("overdue", "Overdue")}}
+    url = mail.outbox[0].body.split("Unsubscribe from all reminders: ")[1].split()[0]
+    path = url.split(":8000", 1)[1]
+    anonymous = Client(HTTP_HOST=world.host)
+    assert anonymous.get(path).status_code == 200  # a scanner's GET changes nothing
+    with tenant_context(world.tenant):
+        assert not NotificationOptOut.objects.filter(kind="all").exists()
+    assert anonymous.post(path).status_code == 200
+    with tenant_context(world.tenant):
+        assert NotificationOptOut.objects.filter(email=world.contact.email, kind="all").exists()
+    # The same token on another tenant's host is a 404, like a made-up one.
+    other = build_world("bravo", tasks=0)
+    assert Client(HTTP_HOST=other.host).get(path).status_code == 404
+    assert anonymous.get("/notifications/unsubscribe/forged/").status_code == 404
+
+
+def test_preferences_page_for_a_signed_in_user(world):
+    client = client_for(world, world.client)
+    page = client.get("/notifications/")
+    assert page.status_code == 200 and "Overdue" in page.text
+    client.post("/notifications/", {"kinds": ["due_today"]})
+    with tenant_context(world.tenant):
+        assert reminders.opted_out_kinds(world.client.email) == {
+            "due_soon",
+            "overdue",
+            "blocked",
+            "milestone",
+        }
+
+
+class RefusingBackend:
+    def __init__(self, error):
+        self.error = error
+        self.sent = 0
+
+    def open(self):
+        return True
+
+    def close(self):
+        pass
+
+    def send_messages(self, messages):
+        if self.error:
+            raise self.error
+        self.sent += len(messages)
+        return len(messages)
+
+
+def test_refused_mail_is_retried_with_backoff_then_marked_failed(world):
+    task(world, "Due today", TODAY)
+    backend = RefusingBackend(smtplib.SMTPDataError(451, b"try later"))
+    with mock.patch("onboarding.services.reminders.mailers") as mailers:
+        mailers.default = backend
+        now = NOON
+        result = sweep(world, now)
+        assert (result.sent, result.retried) == (0, 1)
+        with tenant_context(world.tenant):
+            digest = ReminderDigest.objects.get()
+        assert digest.state == "pending" and digest.attempts == 1
+        assert digest.next_attempt_at == now + reminders.RETRY_BASE
+        assert sweep(world, now + dt.timedelta(minutes=1)).retried == 0  # not due yet
+        for _ in range(2, reminders.MAX_ATTEMPTS + 1):
+            with tenant_context(world.tenant):
+                digest = ReminderDigest.objects.get()
+            sweep(world, digest.next_attempt_at)
+        with tenant_context(world.tenant):
+            digest = ReminderDigest.objects.get()
+        assert digest.state == "failed" and digest.attempts == reminders.MAX_ATTEMPTS
+        assert "try later" in digest.last_error
+        sweep(world, digest.next_attempt_at + dt.timedelta(days=1, hours=-5))
+        with tenant_context(world.tenant):
+            assert ReminderDigest.objects.get(pk=digest.pk).attempts == reminders.MAX_ATTEMPTS
+    admin = client_for(world, world.csm).get("/notifications/problems/")
+    assert world.contact.email in admin.text and "Failed" in admin.text
+
+
+def test_a_connection_lost_mid_send_is_never_resent(world):
+    task(world, "Due today", TODAY)
+    backend = RefusingBackend(smtplib.SMTPServerDisconnected("gone after DATA"))
+    with mock.patch("onboarding.services.reminders.mailers") as mailers:
+        mailers.default = backend
+        assert sweep(world).uncertain == 1
+        backend.error = None
+        sweep(world, NOON + dt.timedelta(hours=1))
+    assert backend.sent == 0
+    with tenant_context(world.tenant):
+        assert ReminderDigest.objects.get().state == "uncertain"
+
+
+def test_a_claim_left_by_a_dead_worker_becomes_uncertain_not_a_second_send(world):
+    task(world, "Due today", TODAY)
+    with tenant_context(world.tenant):
+        reminders.build_digests(world.tenant, TODAY, NOON)
+        ReminderDigest.objects.update(state="sending", claimed_at=NOON)
+        assert reminders.send_pending(world.tenant, NOON + dt.timedelta(minutes=5)) == (0, 0, 0, 0)
+        assert reminders.send_pending(world.tenant, NOON + dt.timedelta(minutes=11)) == (0, 0, 0, 1)
+    assert mail.outbox == []
+
+
+def test_blocking_a_task_records_the_local_day(world):
+    t = task(world, "Will block", TODAY + dt.timedelta(days=9))
+    with tenant_context(world.tenant):
+        update_task(t, {"status": "blocked", "blocked_reason": "Firewall"})
+        t.refresh_from_db()
+        assert t.blocked_on == world.tenant.local_today()
+        update_task(t, {"status": "in_progress"})
+        t.refresh_from_db()
+        assert t.blocked_on is None
+
+
+def test_building_is_set_based(world, django_assert_max_num_queries):
+    for i in range(30):
+        task(world, f"T{i}", TODAY + dt.timedelta(days=i % 5))
+    with tenant_context(world.tenant), django_assert_max_num_queries(12):
+        reminders.build_digests(world.tenant, TODAY, NOON)
