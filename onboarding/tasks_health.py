@@ -1,0 +1,130 @@
+"""Celery entry points for health scores and NPS at close.
+
+Beat runs `fan_out_health` every hour. It finds, in one cross-tenant query, the onboardings that
+still lack today's score in their tenant's local calendar (or a day-30/day-90 snapshot due today),
+and enqueues the work in batches: one message per 1,000 such onboardings at most (a tenant is never
+split; small tenants share a message). A tenant is therefore computed in the first run after its
+local midnight, a failed or missed run is caught up by the next one, and runs that find nothing to
+do send nothing. Each computation is one idempotent INSERT ... SELECT (`onboarding.health`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+
+from celery import shared_task
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from accounts.models import Tenant
+from onboarding.health import compute_health, snapshot_start_dates
+from onboarding.models import HealthScore, Onboarding
+from portal.tenancy.context import cross_tenant, tenant_context
+from portal.tenancy.tasks import tenant_task
+
+logger = logging.getLogger(__name__)
+
+ONBOARDINGS_PER_MESSAGE = 1000
+
+
+@tenant_task(acks_late=True)
+def compute_health_for_tenant(tenant: Tenant) -> int:
+    """Today's scores (the tenant's local date) and the snapshots due today. Idempotent."""
+    return compute_health(tenant, tenant.local_today())
+
+
+@shared_task(acks_late=True)
+def compute_health_for_tenants(tenant_ids: list[int]) -> int:
+    """The same for several small tenants in one message, each inside its own scope."""
+    written, failed = 0, []
+    for tenant in Tenant.objects.filter(pk__in=tenant_ids).order_by("pk"):
+        try:
+            with tenant_context(tenant):
+                written += compute_health(tenant, tenant.local_today())
+        except Exception:  # one tenant's failure must not starve the others of their scores
+            logger.exception("Health computation failed for tenant %s", tenant.pk)
+            failed.append(tenant.pk)
+    if failed:
+        # The next hourly fan-out finds these tenants still unscored and tries again.
+        raise RuntimeError(f"Health computation failed for tenants {failed}")
+    return written
+
+
+@tenant_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_nps_for_onboarding(tenant: Tenant, onboarding_id: int) -> int:
+    from onboarding.services.closing import send_nps_requests
+
+    return send_nps_requests(tenant, onboarding_id)
+
+
+def pending_onboardings(now: dt.datetime | None = None) -> dict[int, int]:
+    """Per tenant id, how many onboardings still lack today's score or a snapshot due today,
+    each tenant judged on its own local date. One query over all tenants."""
+    now = now or timezone.now()
+    by_date: dict[dt.date, list[int]] = {}
+    for pk, tz_name in Tenant.objects.values_list("pk", "time_zone"):
+        tenant = Tenant(pk=pk, time_zone=tz_name)
+        by_date.setdefault(now.astimezone(tenant.tz).date(), []).append(pk)
+    if not by_date:
+        return {}
+    with cross_tenant("health fan-out: which tenants still lack today's scores"):
+        wanted = Q(pk__in=[])
+        for today, tenant_ids in by_date.items():
+            starts = snapshot_start_dates(today)
+
+            def missing(kind: str, day: dt.date = today) -> Exists:
+                return ~Exists(
+                    HealthScore.objects.filter(onboarding=OuterRef("pk"), kind=kind, for_date=day)
+                )
+
+            wanted |= Q(tenant_id__in=tenant_ids) & (
+                (~Q(status=Onboarding.Status.CLOSED) & missing(HealthScore.Kind.DAILY))
+                | (Q(start_date=starts["day30"]) & missing(HealthScore.Kind.DAY30))
+                | (Q(start_date=starts["day90"]) & missing(HealthScore.Kind.DAY90))
+            )
+        rows = (
+            Onboarding.objects.filter(wanted)
+            .order_by()
+            .values("tenant_id")
+            .annotate(n=Count("id"))
+            .values_list("tenant_id", "n")
+        )
+        return dict(rows)
+
+
+def plan_batches(
+    pending: dict[int, int] | Iterable[tuple[int, int]], per_message: int = ONBOARDINGS_PER_MESSAGE
+) -> list[list[int]]:
+    """Group tenants into messages: a message is closed once it covers `per_message` onboardings,
+    so every message but the last covers at least that many, and there are at most
+    ceil(total / per_message) messages."""
+    items = sorted(pending.items() if isinstance(pending, dict) else pending)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    covered = 0
+    for tenant_id, count in items:
+        if count <= 0:
+            continue
+        current.append(tenant_id)
+        covered += count
+        if covered >= per_message:
+            batches.append(current)
+            current, covered = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
+@shared_task
+def fan_out_health(now: str | None = None) -> int:
+    """Beat entry (hourly): enqueue the health computations still due; returns messages sent."""
+    moment = dt.datetime.fromisoformat(now) if now else timezone.now()
+    batches = plan_batches(pending_onboardings(moment))
+    for batch in batches:
+        if len(batch) == 1:
+            compute_health_for_tenant.delay(tenant_id=batch[0])
+        else:
+            compute_health_for_tenants.delay(tenant_ids=batch)
+    return len(batches)
