@@ -219,7 +219,10 @@ def _render_task(
 @client_required
 def task_detail(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpResponse:
     onboarding = _onboarding_or_404(request, onboarding_id)
-    return _render_task(request, onboarding, task_id)
+    response = _render_task(request, onboarding, task_id)
+    if request.method == "GET":  # a reminder's link may land here first: a visit all the same
+        portal_services.record_event(request.user, "visit", onboarding)
+    return response
 
 
 @client_required

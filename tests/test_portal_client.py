@@ -306,6 +306,18 @@ def test_closed_onboarding_plan_is_read_only(tenant_a):
     assert reload(tenant_a, task).status == "not_started"
     page = client.get(f"/portal/o/{tenant_a.onboarding.pk}/").text
     assert "/status/" not in page
+    refused = client.post(task_url(tenant_a, task, "comments/"), {"body": "late"})
+    assert refused.status_code == 400 and "read-only" in refused.text
+    refused = upload(client, tenant_a, task, "late.pdf", b"%PDF-1.4")
+    assert refused.status_code == 400 and "read-only" in refused.text
+    with tenant_context(tenant_a.tenant):
+        assert not TaskComment.objects.exists() and not TaskAttachment.objects.exists()
+    # Training can still be marked done after the close.
+    with tenant_context(tenant_a.tenant):
+        resource = TrainingResource.objects.get(onboarding=tenant_a.onboarding)
+    client.post(f"/portal/o/{tenant_a.onboarding.pk}/training/{resource.pk}/done/")
+    with tenant_context(tenant_a.tenant):
+        assert TrainingCompletion.objects.filter(resource=resource).count() == 1
 
 
 def test_tasks_of_another_onboarding_are_not_reachable_through_mine(tenant_a):
@@ -601,6 +613,9 @@ def test_sign_in_and_visits_are_recorded_with_visits_throttled(tenant_a):
     with tenant_context(tenant_a.tenant):
         kinds = list(EngagementEvent.objects.order_by("id").values_list("kind", flat=True))
         access = PortalAccess.objects.get(user=tenant_a.client)
+    browser.get(task_url(tenant_a, customer_tasks(tenant_a)[0]))  # same visit, within 30 min
+    with tenant_context(tenant_a.tenant):
+        kinds = list(EngagementEvent.objects.order_by("id").values_list("kind", flat=True))
     assert kinds == ["sign_in", "visit"]
     assert access.accepted_at is not None and access.last_seen_at is not None
 
@@ -757,6 +772,7 @@ def test_portal_page_queries_do_not_grow_with_comments_files_training_and_onboar
     client.get(url)
     with CaptureQueriesContext(connection) as few:
         assert client.get(url).status_code == 200
+    print(f"portal page: {len(few)} queries")
     second_onboarding(tenant_a)
     second_onboarding(tenant_a)
     with tenant_context(tenant_a.tenant):
