@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from allauth.account.adapter import DefaultAccountAdapter
 
 from .models import Membership
@@ -20,3 +22,13 @@ class AccountAdapter(DefaultAccountAdapter):
         if tenant is None:
             return user if user.is_staff else None
         return user if Membership.objects.filter(user=user).exists() else None
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        """Reset links point at the tenant's stored host, never at the request's Host header."""
+        url = super().get_reset_password_from_key_url(key)
+        tenant = getattr(self.request, "tenant", None)
+        if tenant is None:
+            return url
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        return tenant.absolute_url(path)

@@ -1,10 +1,23 @@
+from django import forms
+from django.conf import settings
 from django.contrib import admin
 
+from .content_safety import clean_domain_name
 from .models import Membership, Tenant, TenantDomain, User
+
+
+class DomainForm(forms.ModelForm):
+    class Meta:
+        model = TenantDomain
+        fields = ["domain", "is_primary"]
+
+    def clean_domain(self) -> str:
+        return clean_domain_name(self.cleaned_data["domain"], base_domain=settings.BASE_DOMAIN)
 
 
 class DomainInline(admin.TabularInline):
     model = TenantDomain
+    form = DomainForm
     extra = 0
 
 
@@ -13,6 +26,8 @@ class TenantAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "time_zone")
     search_fields = ("name", "slug")
     inlines = [DomainInline]
+    # Logos go through the branding page, which decodes and re-encodes them.
+    readonly_fields = ("logo",)
 
 
 @admin.register(User)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-DARK = "#111111"
+DARK = "#000000"
 LIGHT = "#ffffff"
 
 

@@ -14,7 +14,7 @@ import markdown as markdown_lib
 import nh3
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -112,6 +112,8 @@ def reencode_image(upload, *, max_bytes: int = MAX_IMAGE_BYTES) -> ContentFile:
             )
         with Image.open(io.BytesIO(data)) as image:
             image.load()
+            # Phone photos say "rotate me" in EXIF; apply it, since the metadata is dropped.
+            image = ImageOps.exif_transpose(image)
             converted = image.convert("RGBA") if image.mode not in ("RGB", "RGBA") else image
             out = io.BytesIO()
             converted.save(out, "PNG", optimize=True)

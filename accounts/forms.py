@@ -14,7 +14,6 @@ from django.core.files.uploadedfile import UploadedFile
 
 from onboarding.models import FaqEntry, KeyContact
 
-from .branding import contrast_ratio, text_colour_on
 from .content_safety import (
     clean_domain_name,
     clean_hex_colour,
@@ -42,14 +41,9 @@ class ColourInput(forms.TextInput):
 
 
 def clean_brand_colour(value: str) -> str:
-    colour = clean_hex_colour(value)
-    text = text_colour_on(colour)
-    if contrast_ratio(text, colour) < WCAG_AA:
-        raise ValidationError(
-            "Neither dark nor light text is readable on this colour; "
-            "pick a slightly darker or lighter shade."
-        )
-    return colour
+    # Any #rrggbb will do: text_colour_on() picks black or white, and one of the two always
+    # reaches WCAG AA (4.5:1) on any colour (tests/test_branding.py checks the whole range).
+    return clean_hex_colour(value)
 
 
 def clean_uploaded_image(upload, *, box: int):

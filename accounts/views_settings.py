@@ -191,6 +191,8 @@ def branding_preview(request: HttpRequest) -> HttpResponse:
         "page": page,
         # Explicit context wins over the `tenant` context processor (base.html's colours).
         "tenant": preview,
+        "brand_primary": preview.primary_color,
+        "brand_accent": preview.accent_color,
         "brand_text": text_colour_on(preview.primary_color),
         "key_contacts": list(KeyContact.objects.all()),
         "welcome_snippet": "portal/_welcome.html",

@@ -8,12 +8,14 @@ from django.template.loader import render_to_string
 
 from accounts.branding import text_colour_on
 from accounts.models import Tenant
+from portal.tenancy.context_processors import DEFAULT_PRIMARY, safe_colour
 
 
 def branded_message(
     tenant: Tenant, *, to: str, subject: str, template: str, context: dict
 ) -> EmailMultiAlternatives:
-    ctx = {"tenant": tenant, "brand_text": text_colour_on(tenant.primary_color), **context}
+    primary = safe_colour(tenant.primary_color, DEFAULT_PRIMARY)
+    ctx = {"tenant": tenant, "brand_text": text_colour_on(primary), **context}
     text = render_to_string(f"email/{template}.txt", ctx)
     html = render_to_string(f"email/{template}.html", ctx)
     sender_name = tenant.sender_name.replace('"', "")

@@ -37,7 +37,7 @@ def test_portal_shows_the_branded_plan_with_one_next_step(tenant_a):
     tenant.save()
     count, html = portal_queries(tenant_a)
     assert "Alpha Onboarding Hub" in html
-    assert "--brand: #ffe600; --brand-text: #111111" in html
+    assert "--brand: #ffe600; --brand-text: #000000" in html
     assert "<script>alert(1)" not in html and "Welcome," in html
     assert tenant_a.marker in html
     with tenant_context(tenant):
