@@ -183,6 +183,11 @@ def test_portal_and_workspace_pages_have_no_serious_or_critical_violations(
                 scan(page, f"{size} sign-in confirm")
                 assert page.goto(f"{origin}/portal/sign-in/not-a-real-token/").status == 404
                 scan(page, f"{size} invalid link")
+                # The other ways in, as a signed-out visitor sees them.
+                page.goto(f"{origin}/sign-in/")
+                scan(page, f"{size} customer sign-in by code")
+                page.goto(f"{origin}/accounts/login/")
+                scan(page, f"{size} team sign-in")
 
                 page.goto(link)
                 page.get_by_role("button", name="Continue to the portal").click()
