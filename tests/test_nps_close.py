@@ -1,0 +1,187 @@
+"""Closing an onboarding sends the NPS question once per client user; answers reach the metrics."""
+
+from __future__ import annotations
+
+import smtplib
+from unittest import mock
+
+import pytest
+from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from onboarding.metrics import metrics_report, nps_summary
+from onboarding.models import Contact, NpsRequest, Onboarding, PortalAccess
+from onboarding.services.closing import NpsNotSent, close_onboarding, send_nps_requests
+from onboarding.services.invitations import invite_contact
+from onboarding.services.portal import answer_nps
+from onboarding.tasks_health import send_nps_for_onboarding
+from portal.tenancy.context import tenant_context
+from tests.conftest import client_for
+
+
+@pytest.fixture
+def world(tenant_a):
+    """Alpha's onboarding with three invited client users, one of them revoked."""
+    with tenant_context(tenant_a.tenant):
+        for who in ("second", "revoked"):
+            contact = Contact.objects.create(
+                onboarding=tenant_a.onboarding,
+                side="customer",
+                name=f"{who.title()} Person",
+                email=f"{who}@alpha-customer.example",
+            )
+            invite_contact(tenant_a.tenant, contact, send_email=False)
+        PortalAccess.objects.filter(contact__email__startswith="revoked").update(
+            revoked_at=tenant_a.onboarding.created_at
+        )
+    mail.outbox.clear()
+    return tenant_a
+
+
+ACTIVE = ["client@alpha-customer.example", "second@alpha-customer.example"]
+
+
+def close(world, user=None):
+    with tenant_context(world.tenant):
+        return close_onboarding(world.onboarding, user or world.csm)
+
+
+def nps_mails():
+    return sorted(m.to[0] for m in mail.outbox if "how did the onboarding" in m.subject)
+
+
+class FlakyBackend:
+    def __init__(self, *, open_error=None, send_error=None):
+        self.open_error, self.send_error, self.sent = open_error, send_error, []
+
+    def open(self):
+        if self.open_error:
+            raise self.open_error
+        return True
+
+    def close(self):
+        pass
+
+    def send_messages(self, messages):
+        if self.send_error:
+            raise self.send_error
+        self.sent.extend(messages)
+        return len(messages)
+
+
+def test_close_sends_one_nps_email_per_active_client_user(
+    world, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        close(world)
+    assert len(callbacks) == 1
+    assert nps_mails() == ACTIVE
+    message = next(m for m in mail.outbox if m.to == [ACTIVE[0]])
+    assert "How likely are you to recommend" in message.body
+    assert f"http://{world.tenant.slug}.localhost:8000/portal/o/{world.onboarding.pk}/#nps" in (
+        message.body
+    )
+    assert "/portal/sign-in/" in message.body  # a one-time sign-in link, button-confirmed
+    html = message.alternatives[0][0]
+    assert world.tenant.display_name in html and "Sign in and answer" in html
+    with tenant_context(world.tenant):
+        assert Onboarding.objects.get(pk=world.onboarding.pk).status == "closed"
+        requests = list(NpsRequest.objects.all())
+    assert len(requests) == 2 and all(r.sent_at for r in requests)
+
+
+def test_close_twice_and_send_twice_still_sends_once(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        close(world)
+    with pytest.raises(ValidationError), django_capture_on_commit_callbacks(execute=True) as cbs:
+        close(world)
+    assert cbs == []
+    # A duplicated task message, a retry, a second worker: nobody is asked twice.
+    send_nps_for_onboarding.delay(tenant_id=world.tenant.pk, onboarding_id=world.onboarding.pk)
+    with tenant_context(world.tenant):
+        assert send_nps_requests(world.tenant, world.onboarding.pk) == 0
+    assert nps_mails() == ACTIVE
+
+
+def test_rolled_back_close_sends_nothing(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            close(world)
+            raise RuntimeError("something after the close failed")
+    assert callbacks == []
+    assert nps_mails() == []
+    with tenant_context(world.tenant):
+        assert Onboarding.objects.get(pk=world.onboarding.pk).status != "closed"
+        assert not NpsRequest.objects.exists()
+
+
+def test_only_admins_and_csms_close(world, django_capture_on_commit_callbacks):
+    with pytest.raises(PermissionDenied), django_capture_on_commit_callbacks(execute=True):
+        close(world, world.viewer)
+    with pytest.raises(PermissionDenied):
+        close(world, world.client)
+    with django_capture_on_commit_callbacks(execute=True):
+        close(world, world.admin)
+    assert nps_mails() == ACTIVE
+
+
+def test_nothing_is_sent_for_an_open_onboarding(world):
+    with tenant_context(world.tenant):
+        assert send_nps_requests(world.tenant, world.onboarding.pk) == 0
+    assert nps_mails() == []
+
+
+def test_unreachable_server_releases_the_claim_for_the_retry(world):
+    with tenant_context(world.tenant):
+        Onboarding.objects.filter(pk=world.onboarding.pk).update(status="closed")
+        down = FlakyBackend(open_error=ConnectionRefusedError("down"))
+        with mock.patch("onboarding.services.closing.mailers") as mailers:
+            mailers.default = down
+            with pytest.raises(NpsNotSent):  # an OSError: the task retries with backoff
+                send_nps_requests(world.tenant, world.onboarding.pk)
+        assert not NpsRequest.objects.exists()
+        up = FlakyBackend()
+        with mock.patch("onboarding.services.closing.mailers") as mailers:
+            mailers.default = up
+            assert send_nps_requests(world.tenant, world.onboarding.pk) == 2
+    assert sorted(m.to[0] for m in up.sent) == ACTIVE
+
+
+def test_connection_lost_mid_send_is_never_resent(world):
+    with tenant_context(world.tenant):
+        Onboarding.objects.filter(pk=world.onboarding.pk).update(status="closed")
+        broken = FlakyBackend(send_error=smtplib.SMTPServerDisconnected("gone after DATA"))
+        with mock.patch("onboarding.services.closing.mailers") as mailers:
+            mailers.default = broken
+            assert send_nps_requests(world.tenant, world.onboarding.pk) == 0
+            broken.send_error = None
+            assert send_nps_requests(world.tenant, world.onboarding.pk) == 0
+        assert broken.sent == []
+        assert NpsRequest.objects.filter(sent_at__isnull=True).count() == 2
+
+
+def test_answers_show_in_the_portal_on_the_onboarding_and_in_metrics(
+    world, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        close(world)
+    portal = client_for(world, world.client).get(f"/portal/o/{world.onboarding.pk}/")
+    assert portal.status_code == 200 and 'id="nps"' in portal.content.decode()
+    with tenant_context(world.tenant):
+        answer_nps(world.client, world.onboarding, 9, "Smooth rollout")
+        summary = nps_summary(world.onboarding)
+        report = metrics_report(world.tenant)
+    assert (summary.count, summary.score) == (1, 100)
+    assert (report.nps.count, report.nps.score) == (1, 100)
+    assert [c.comment for c in report.nps.comments] == ["Smooth rollout"]
+    from django.template.loader import render_to_string
+
+    html = render_to_string("metrics/_onboarding_nps.html", {"nps": summary})
+    assert "NPS 100" in html and "Smooth rollout" in html
+    # A client who already answered in the portal is not emailed later (e.g. a late retry).
+    with tenant_context(world.tenant):
+        NpsRequest.objects.all().delete()
+        mail.outbox.clear()
+        send_nps_requests(world.tenant, world.onboarding.pk)
+    assert nps_mails() == [ACTIVE[1]]
