@@ -502,3 +502,133 @@ class TestChangesAndPanel:
         assert "Yellow" in badge and "59" in badge
         empty = render_to_string("onboarding/_health_badge.html", {"band": None, "score": None})
         assert "No score" in empty
+
+
+class TestInputs:
+    """CSV ingestion of usage and tickets: all or nothing, line-numbered, idempotent."""
+
+    @pytest.fixture
+    def acme(self, tenant):
+        with tenant_context(tenant):
+            o = make_onboarding("Acme Corp", seats=10)
+            Onboarding.objects.filter(pk=o.pk).update(crm_source="hubspot", crm_record_id="HS-9")
+            make_onboarding("Globex")
+            return o
+
+    def test_usage_import_is_idempotent_and_updates_corrections(self, tenant, acme):
+        from onboarding.services.health_inputs import import_usage
+
+        data = (
+            b"\xef\xbb\xbfCustomer,Date,Active users\r\n"
+            b"acme corp,2025-11-13,6\r\n"
+            b"HS-9,2025-11-14,7\r\n"
+            b"Globex,2025-11-14,0\r\n"
+        )
+        first = import_usage(tenant, data)
+        assert (first.ok, first.created, first.updated, first.unchanged) == (True, 3, 0, 0)
+        again = import_usage(tenant, data)
+        assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
+        fixed = import_usage(tenant, b"customer,date,active_users\nAcme Corp,2025-11-14,9\n")
+        assert (fixed.created, fixed.updated) == (0, 1)
+        with tenant_context(tenant):
+            rows = sorted(
+                UsageRecord.objects.filter(customer=acme.customer).values_list(
+                    "date", "active_users"
+                )
+            )
+            assert UsageRecord.objects.count() == 3
+        assert rows == [(dt.date(2025, 11, 13), 6), (dt.date(2025, 11, 14), 9)]
+
+    def test_usage_import_is_all_or_nothing_with_line_numbers(self, tenant, acme):
+        from onboarding.services.health_inputs import import_usage
+
+        data = (
+            b"customer,date,active_users\n"
+            b"Acme Corp,2025-11-13,6\n"
+            b"Nobody Inc,2025-11-13,6\n"
+            b'"Acme\nCorp",2025-11-13,6\n'  # a record over two lines: the next starts on line 6
+            b"Acme Corp,13/11/2025,-1\n"
+            b"\n"
+            b"acme corp,2025-11-13,7\n"
+            b"Acme Corp,2099-01-01,1\n"
+        )
+        report = import_usage(tenant, data)
+        assert not report.ok
+        assert [str(e) for e in report.errors] == [
+            'Line 3: No customer named, or with a CRM record id, "Nobody Inc".',
+            'Line 4: No customer named, or with a CRM record id, "Acme\nCorp".',
+            'Line 6: date "13/11/2025" is not a date (YYYY-MM-DD).',
+            'Line 6: active_users "-1" is not a whole number from 0 to 10000000.',
+            "Line 8: acme corp on 2025-11-13 is already on line 2.",
+            "Line 9: date 2099-01-01 is in the future.",
+        ]
+        with tenant_context(tenant):
+            assert not UsageRecord.objects.exists()
+
+    def test_ticket_import(self, tenant, acme):
+        from onboarding.services.health_inputs import import_tickets
+
+        data = (
+            b"customer,ticket_id,opened_at,subject\n"
+            b"Acme Corp,T-1,2025-11-14 22:30,Login fails\n"  # New York time: 03:30Z next day
+            b"HS-9,T-2,2025-11-14T10:00:00Z,\n"
+            b"Globex,T-1,2025-11-01T09:00:00+01:00,Same id, another customer\n"
+        )
+        # The last row has an unquoted comma: an extra cell, ignored (subject is "Same id").
+        report = import_tickets(tenant, data)
+        assert (report.ok, report.created) == (True, 3)
+        assert import_tickets(tenant, data).unchanged == 3
+        with tenant_context(tenant):
+            t1 = SupportTicket.objects.get(customer=acme.customer, external_id="T-1")
+        assert t1.opened_at == utc(2025, 11, 15, 3, 30)
+        assert t1.subject == "Login fails"
+
+    def test_ticket_import_errors(self, tenant, acme):
+        from onboarding.services.health_inputs import import_tickets
+
+        data = (
+            b"customer,ticket_id,opened_at\n"
+            b"Acme Corp,T-1,yesterday\n"
+            b"Acme Corp,,2025-11-14 10:00\n"
+            b"Acme Corp,T-2,2025-11-14 10:00\n"
+            b"acme corp,T-2,2025-11-15 10:00\n"
+        )
+        report = import_tickets(tenant, data)
+        assert [e.line for e in report.errors] == [2, 3, 5]
+        assert "is already on line 4" in report.errors[-1].message
+        with tenant_context(tenant):
+            assert not SupportTicket.objects.exists()
+
+    @pytest.mark.parametrize(
+        ("data", "message"),
+        [
+            (b"", "empty"),
+            (b"customer,date\nAcme,2025-11-14\n", "Missing column(s): active_users"),
+            (b"\xff\xfe", "not UTF-8"),
+            (b'customer,date,active_users\n"Acme,2025-11-14,1\n', "not valid CSV"),
+        ],
+    )
+    def test_unreadable_files(self, tenant, data, message):
+        from onboarding.services.health_inputs import UnreadableCsv, import_usage
+
+        with pytest.raises(UnreadableCsv, match=message.replace("(", r"\(").replace(")", r"\)")):
+            import_usage(tenant, data)
+
+    def test_ambiguous_customer_key(self, tenant, acme):
+        from onboarding.services.health_inputs import import_usage
+
+        with tenant_context(tenant):
+            other = make_onboarding("HS-9")  # a customer literally named like Acme's CRM id
+        report = import_usage(tenant, b"customer,date,active_users\nHS-9,2025-11-14,1\n")
+        assert "names more than one customer" in report.errors[0].message
+        assert other.customer_id != acme.customer_id
+
+    def test_imported_data_feeds_the_score(self, tenant, acme):
+        from onboarding.services.health_inputs import import_tickets, import_usage
+
+        import_usage(tenant, b"customer,date,active_users\nHS-9,2025-11-10,5\n")
+        import_tickets(tenant, b"customer,ticket_id,opened_at\nHS-9,T-1,2025-11-10 12:00\n")
+        with tenant_context(tenant):
+            compute_health(tenant, TODAY)
+            score = score_of(acme)
+        assert (score.usage, score.support) == (50.0, 80.0)  # 5 of 10 seats; one ticket
