@@ -18,6 +18,7 @@ from accounts.forms_signin import CodeEntryForm, CodeRequestForm
 from accounts.models import SignInLink, User
 from accounts.services import redeem_sign_in_code
 from onboarding.models import PortalAccess
+from onboarding.services.portal import record_sign_in
 
 CODES_PER_HOUR = 5
 SESSION_EMAIL = "sign_in_email"
@@ -57,9 +58,7 @@ def enter_code(request: HttpRequest) -> HttpResponse:
         user = redeem_sign_in_code(form.cleaned_data["email"], form.cleaned_data["code"])
         if user is not None:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            PortalAccess.objects.filter(user=user, accepted_at__isnull=True).update(
-                accepted_at=timezone.now()
-            )
+            record_sign_in(user)
             return redirect("portal:index")
         form.add_error("code", "That code is wrong or has expired. Request a new one below.")
     return render(request, "signin/enter_code.html", {"form": form})

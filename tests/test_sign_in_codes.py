@@ -87,3 +87,16 @@ def test_code_requests_are_rate_limited(tenant_a, django_capture_on_commit_callb
     for _ in range(8):
         request_code(tenant_a.host, tenant_a.client.email, django_capture_on_commit_callbacks)
     assert len(mail.outbox) == 5
+
+
+def test_a_code_sign_in_counts_as_engagement(tenant_a):
+    from onboarding.models import EngagementEvent, PortalAccess
+    from portal.tenancy.context import tenant_context
+
+    sign_in = issue_sign_in(tenant_a.tenant, tenant_a.client)
+    Client(HTTP_HOST=tenant_a.host).post(
+        "/sign-in/code/", {"email": tenant_a.client.email, "code": sign_in.code}
+    )
+    with tenant_context(tenant_a.tenant):
+        assert EngagementEvent.objects.filter(user=tenant_a.client, kind="sign_in").count() == 1
+        assert PortalAccess.objects.get(user=tenant_a.client).accepted_at is not None
