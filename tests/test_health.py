@@ -632,3 +632,83 @@ class TestInputs:
             compute_health(tenant, TODAY)
             score = score_of(acme)
         assert (score.usage, score.support) == (50.0, 80.0)  # 5 of 10 seats; one ticket
+
+
+class TestFanOut:
+    def test_batches_cover_at_least_1000_onboardings_each_but_the_last(self):
+        import math
+        import random
+
+        from onboarding.tasks_health import plan_batches
+
+        assert plan_batches({1: 5, 2: 3000, 3: 400, 4: 700, 5: 0}) == [[1, 2], [3, 4]]
+        rng = random.Random(7)
+        for _ in range(200):
+            pending = {t: rng.choice([1, 3, 50, 999, 1000, 1001, 40000]) for t in range(60)}
+            batches = plan_batches(pending)
+            assert sorted(t for b in batches for t in b) == sorted(pending)
+            assert len(batches) <= math.ceil(sum(pending.values()) / 1000)
+
+    def test_fan_out_sends_what_is_due_once_per_local_day(self, tenant, db):
+        from onboarding import tasks_health
+
+        london = make_tenant("london", tz="Europe/London")
+        with tenant_context(tenant):
+            for i in range(3):
+                make_onboarding(f"NY {i}")
+            make_onboarding("Closed", status="closed")
+        with tenant_context(london):
+            make_onboarding("LDN")
+        moment = "2025-11-15T03:30:00+00:00"  # Nov 14 in New York, Nov 15 in London
+        assert tasks_health.pending_onboardings(dt.datetime.fromisoformat(moment)) == {
+            tenant.pk: 3,
+            london.pk: 1,
+        }
+        sent = []
+        with (
+            mock.patch.object(
+                tasks_health.compute_health_for_tenant, "delay", side_effect=sent.append
+            ),
+            mock.patch.object(
+                tasks_health.compute_health_for_tenants,
+                "delay",
+                side_effect=lambda **kw: sent.append(kw),
+            ),
+        ):
+            assert tasks_health.fan_out_health(moment) == 1  # 4 onboardings: one message
+        assert sent == [{"tenant_ids": sorted([tenant.pk, london.pk])}]
+        # Run it for real (eager), at that moment: each tenant scored on its own local date.
+        with mock.patch("django.utils.timezone.now", return_value=utc(2025, 11, 15, 3, 30)):
+            tasks_health.fan_out_health(moment)
+        with tenant_context(tenant):
+            assert set(HealthScore.objects.values_list("for_date", flat=True)) == {TODAY}
+        with tenant_context(london):
+            assert HealthScore.objects.get().for_date == dt.date(2025, 11, 15)
+        # An hour later nothing is due: nothing is sent.
+        assert tasks_health.fan_out_health("2025-11-15T04:30:00+00:00") == 0
+        # After New York's midnight, only New York is due again.
+        assert tasks_health.pending_onboardings(utc(2025, 11, 15, 5, 30)) == {tenant.pk: 3}
+
+    def test_a_failing_tenant_does_not_stop_the_others(self, tenant, db):
+        from onboarding import tasks_health
+
+        other = make_tenant("other")
+        with tenant_context(tenant):
+            make_onboarding("A")
+        with tenant_context(other):
+            make_onboarding("B")
+        real = tasks_health.compute_health
+
+        def flaky(t, today):
+            if t.pk == tenant.pk:
+                raise RuntimeError("boom")
+            return real(t, today)
+
+        with (
+            mock.patch.object(tasks_health, "compute_health", side_effect=flaky),
+            pytest.raises(RuntimeError, match="failed for tenants"),
+        ):
+            tasks_health.compute_health_for_tenants.run([tenant.pk, other.pk])
+        with tenant_context(other):
+            assert HealthScore.objects.count() == 1
+        assert tasks_health.pending_onboardings() == {tenant.pk: 1}
