@@ -18,6 +18,10 @@ slug_validator = RegexValidator(
 )
 
 
+def default_handoff_required_fields() -> list[str]:
+    return ["goals", "stakeholders", "commitments", "contract_value", "seats", "renewal_date"]
+
+
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not a known time zone.")
@@ -58,6 +62,9 @@ class Tenant(models.Model):
         default=9, validators=[MaxValueValidator(23)], help_text="Local hour the digest goes out."
     )
     skip_weekends = models.BooleanField(default=True)
+    # Handoff fields that must be filled before kickoff (names of HandoffDocument fields, plus
+    # "stakeholders": at least one customer contact with a role).
+    handoff_required_fields = models.JSONField(default=default_handoff_required_fields, blank=True)
     high_touch_min_amount = models.DecimalField(max_digits=14, decimal_places=2, default=100_000)
     mid_touch_min_amount = models.DecimalField(max_digits=14, decimal_places=2, default=25_000)
     # {"hubspot": {"company": "Company name"}}: the tenant's own CRM column names.

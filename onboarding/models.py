@@ -91,6 +91,8 @@ class HandoffDocument(TenantOwned):
     renewal_date = models.DateField(null=True, blank=True)
     account_executive = models.CharField(max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Bumped on every save through the services; a stale version is refused (no lost updates).
+    version = models.PositiveIntegerField(default=1)
 
 
 class Contact(TenantOwned):
@@ -110,6 +112,8 @@ class Contact(TenantOwned):
     is_escalation_contact = models.BooleanField(
         default=False, help_text="Told when a task stays blocked."
     )
+    is_champion = models.BooleanField(default=False)
+    champion_trained_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["side", "name"]
@@ -153,6 +157,8 @@ class Milestone(TenantOwned):
     due_date = models.DateField()
     position = models.PositiveIntegerField(default=0)
     achieved_at = models.DateTimeField(null=True, blank=True)
+    # Calendar (.ics) revision: grows each time the date changes, so clients update the event.
+    ics_sequence = models.PositiveIntegerField(default=0)
     is_first_value = models.BooleanField(
         default=False, help_text="Reaching it is the onboarding's time to first value."
     )
@@ -254,6 +260,9 @@ class TrainingResource(TenantOwned):
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.GUIDE)
     url = models.URLField(blank=True)
     audience = models.CharField(max_length=120, blank=True, help_text="User group it is for.")
+    group = models.ForeignKey(
+        "TrainingGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="resources"
+    )
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -631,3 +640,200 @@ class NpsRequest(TenantOwned):
                 fields=["tenant", "onboarding", "user"], name="one_nps_request_per_user"
             )
         ]
+
+
+class Kickoff(TenantOwned):
+    """Step 2: the kickoff call, scheduled and then recorded."""
+
+    onboarding = models.OneToOneField(Onboarding, on_delete=models.CASCADE, related_name="kickoff")
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    duration_minutes = models.PositiveSmallIntegerField(default=60)
+    location = models.CharField(max_length=300, blank=True, help_text="Meeting link or room.")
+    attendees = models.ManyToManyField(
+        Contact, through="KickoffAttendee", related_name="kickoffs", blank=True
+    )
+    held_at = models.DateTimeField(null=True, blank=True)
+    goals_confirmed = models.BooleanField(default=False)
+    criteria_day30 = models.TextField(blank=True)
+    criteria_day60 = models.TextField(blank=True)
+    criteria_day90 = models.TextField(blank=True)
+    definition_of_done = models.TextField(blank=True)
+    cadence = models.CharField(max_length=200, blank=True, help_text="e.g. weekly, Tuesdays 10:00")
+    channel = models.CharField(max_length=200, blank=True, help_text="e.g. shared Slack channel")
+    vendor_escalation = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    customer_escalation = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ics_sequence = models.PositiveIntegerField(default=0)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+
+class KickoffAttendee(TenantOwned):
+    kickoff = models.ForeignKey(Kickoff, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "kickoff", "contact"], name="kickoff_attendee_unique"
+            )
+        ]
+
+
+class RequirementItem(TenantOwned):
+    """Step 3: one item of the requirements intake; it can become a task in the plan."""
+
+    class Category(models.TextChoices):
+        INTEGRATION = "integration", "Integration"
+        ACCOUNTS = "accounts", "User accounts and permissions"
+        MIGRATION = "migration", "Data migration"
+        CONFIGURATION = "configuration", "Custom configuration"
+        SECURITY = "security", "Security and compliance"
+
+    onboarding = models.ForeignKey(
+        Onboarding, on_delete=models.CASCADE, related_name="requirements"
+    )
+    category = models.CharField(max_length=14, choices=Category.choices)
+    title = models.CharField(max_length=300)
+    details = models.TextField(blank=True)
+    # Security specifics the intake asks for explicitly.
+    sso = models.BooleanField(default=False)
+    ip_allowlisting = models.BooleanField(default=False)
+    data_residency = models.CharField(max_length=100, blank=True)
+    task = models.ForeignKey(
+        Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="requirements"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["category", "id"]
+
+
+class TrainingGroup(TenantOwned):
+    """Step 5: a group of users trained together."""
+
+    class Sophistication(models.TextChoices):
+        LOW = "low", "New to tools like this"
+        MEDIUM = "medium", "Some experience"
+        HIGH = "high", "Power users"
+
+    onboarding = models.ForeignKey(
+        Onboarding, on_delete=models.CASCADE, related_name="training_groups"
+    )
+    name = models.CharField(max_length=120)
+    size = models.PositiveIntegerField()
+    sophistication = models.CharField(max_length=6, choices=Sophistication.choices)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "onboarding", "name"], name="training_group_name_unique"
+            )
+        ]
+
+
+class TrainingSession(TenantOwned):
+    group = models.ForeignKey(TrainingGroup, on_delete=models.CASCADE, related_name="sessions")
+    title = models.CharField(max_length=200)
+    scheduled_at = models.DateTimeField()
+    live_url = models.URLField(blank=True)
+    recording_url = models.URLField(blank=True)
+    held_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["scheduled_at", "id"]
+
+
+class CloseReview(TenantOwned):
+    """Step 6: the formal close. Closing requires it; a closed onboarding is read-only."""
+
+    class Met(models.TextChoices):
+        YES = "yes", "Met"
+        PARTLY = "partly", "Partly met"
+        NO = "no", "Not met"
+
+    onboarding = models.OneToOneField(
+        Onboarding, on_delete=models.CASCADE, related_name="close_review"
+    )
+    day90_criteria_met = models.CharField(max_length=6, choices=Met.choices)
+    usage_at_close = models.TextField(blank=True)
+    health_at_close = models.FloatField(null=True, blank=True)
+    open_items = models.TextField(blank=True, help_text="Carried forward, one per line.")
+    next_quarter_goals = models.TextField(blank=True)
+    ongoing_csm = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ongoing_csm_introduced = models.BooleanField(default=False)
+    qbr_date = models.DateField(null=True, blank=True)
+    qbr_ics_sequence = models.PositiveIntegerField(default=0)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(default=timezone.now)
+
+
+class ChecklistTick(TenantOwned):
+    """A phase-checklist item ticked by hand (items the data can tell are never stored)."""
+
+    onboarding = models.ForeignKey(Onboarding, on_delete=models.CASCADE, related_name="ticks")
+    item_key = models.SlugField(max_length=60)
+    ticked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ticked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "onboarding", "item_key"], name="one_tick_per_item"
+            )
+        ]
+
+
+class ActivityEntry(TenantOwned):
+    """Who changed what and when, in words a person reads."""
+
+    onboarding = models.ForeignKey(Onboarding, on_delete=models.CASCADE, related_name="activity")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "onboarding", "created_at"])]
+
+
+class CalendarTombstone(TenantOwned):
+    """A calendar event that was removed: served as METHOD:CANCEL with its last UID/SEQUENCE."""
+
+    onboarding = models.ForeignKey(Onboarding, on_delete=models.CASCADE, related_name="+")
+    uid = models.CharField(max_length=200)
+    sequence = models.PositiveIntegerField()
+    summary = models.CharField(max_length=300)
+    starts_on = models.DateField()
+    removed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "uid"], name="one_tombstone_per_uid")
+        ]
+
+
+class PlaybookResource(TenantOwned):
+    """Training material a playbook gives every onboarding started from it."""
+
+    playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="resources")
+    title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8, choices=TrainingResource.Kind.choices)
+    url = models.URLField(blank=True)
+    audience = models.CharField(max_length=120, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views_portal, views_workspace
+from . import views_portal
 
 portal_patterns = (
     [
@@ -51,21 +51,9 @@ portal_patterns = (
     ],
     "portal",
 )
-workspace_patterns = (
-    [
-        path("", views_workspace.onboarding_list, name="onboardings"),
-        path(
-            "onboardings/<int:onboarding_id>/",
-            views_workspace.onboarding_detail,
-            name="onboarding",
-        ),
-    ],
-    "workspace",
-)
-
 urlpatterns = [
     path("", views_portal.home, name="home"),
     path("brand/logo", views_portal.brand_logo, name="brand-logo"),
     path("portal/", include(portal_patterns)),
-    path("app/", include(workspace_patterns)),
+    path("app/", include("onboarding.workspace.urls")),
 ]
