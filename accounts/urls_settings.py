@@ -1,6 +1,6 @@
 """Tenant settings pages for admins, mounted at /app/settings/.
 
-Object ids are named contact_id, faq_id and domain_id: the isolation walk
+Object ids are named key_contact_id, faq_id and domain_id: the isolation walk
 (tests/test_isolation_walk.py) fills each URL kwarg by its name.
 """
 
@@ -14,10 +14,10 @@ urlpatterns = [
     path("branding/", views.branding, name="branding"),
     path("branding/preview", views.branding_preview, name="branding-preview"),
     path("contacts/", views.contacts, name="contacts"),
-    path("contacts/<int:contact_id>/", views.contact_edit, name="contact-edit"),
-    path("contacts/<int:contact_id>/delete", views.contact_delete, name="contact-delete"),
-    path("contacts/<int:contact_id>/move", views.contact_move, name="contact-move"),
-    path("contacts/<int:contact_id>/photo", views.contact_photo, name="contact-photo"),
+    path("contacts/<int:key_contact_id>/", views.contact_edit, name="contact-edit"),
+    path("contacts/<int:key_contact_id>/delete", views.contact_delete, name="contact-delete"),
+    path("contacts/<int:key_contact_id>/move", views.contact_move, name="contact-move"),
+    path("contacts/<int:key_contact_id>/photo", views.contact_photo, name="contact-photo"),
     path("faq/", views.faq, name="faq"),
     path("faq/<int:faq_id>/", views.faq_edit, name="faq-edit"),
     path("faq/<int:faq_id>/delete", views.faq_delete, name="faq-delete"),

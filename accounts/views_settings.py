@@ -205,8 +205,8 @@ def branding_preview(request: HttpRequest) -> HttpResponse:
 # --- Key contacts ---------------------------------------------------------------------------------
 
 
-def _contact_or_404(contact_id: int) -> KeyContact:
-    contact = KeyContact.objects.filter(pk=contact_id).first()  # scoped to the tenant
+def _contact_or_404(key_contact_id: int) -> KeyContact:
+    contact = KeyContact.objects.filter(pk=key_contact_id).first()  # scoped to the tenant
     if contact is None:
         raise Http404
     return contact
@@ -239,10 +239,10 @@ def contacts(request: HttpRequest) -> HttpResponse:
 
 @member_required("admin")
 @GET_POST
-def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
-    contact = _contact_or_404(contact_id)
+def contact_edit(request: HttpRequest, key_contact_id: int) -> HttpResponse:
+    contact = _contact_or_404(key_contact_id)
     if request.method == "POST":
-        form = KeyContactForm(request.POST, request.FILES, instance=_contact_or_404(contact_id))
+        form = KeyContactForm(request.POST, request.FILES, instance=_contact_or_404(key_contact_id))
         if form.is_valid():
             data = form.cleaned_data
             services.update_key_contact(
@@ -265,8 +265,8 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
 
 @member_required("admin")
 @GET_POST
-def contact_delete(request: HttpRequest, contact_id: int) -> HttpResponse:
-    contact = _contact_or_404(contact_id)
+def contact_delete(request: HttpRequest, key_contact_id: int) -> HttpResponse:
+    contact = _contact_or_404(key_contact_id)
     if request.method == "POST":
         services.delete_key_contact(request.tenant, contact.pk)
         messages.success(request, f"{contact.name} removed from your key contacts.")
@@ -284,15 +284,15 @@ def contact_delete(request: HttpRequest, contact_id: int) -> HttpResponse:
 
 @member_required("admin")
 @require_POST
-def contact_move(request: HttpRequest, contact_id: int) -> HttpResponse:
-    contact = _contact_or_404(contact_id)
+def contact_move(request: HttpRequest, key_contact_id: int) -> HttpResponse:
+    contact = _contact_or_404(key_contact_id)
     if direction := _direction(request):
         services.move_key_contact(request.tenant, contact.pk, direction)
     return redirect("settings:contacts")
 
 
 @require_GET
-def contact_photo(request: HttpRequest, contact_id: int) -> HttpResponse:
+def contact_photo(request: HttpRequest, key_contact_id: int) -> HttpResponse:
     """A key contact's photo for any signed-in user of this tenant: members and client users.
 
     Stored photos are PNGs re-encoded on upload, so the type is known, not guessed.
@@ -303,7 +303,7 @@ def contact_photo(request: HttpRequest, contact_id: int) -> HttpResponse:
     )
     if not allowed:
         raise Http404
-    contact = _contact_or_404(contact_id)
+    contact = _contact_or_404(key_contact_id)
     if not contact.photo:
         raise Http404
     response = FileResponse(contact.photo.open("rb"), content_type="image/png")

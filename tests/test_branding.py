@@ -578,8 +578,8 @@ def test_settings_pages_have_no_inline_styles_or_scripts_outside_the_nonce(tenan
         reverse("settings:branding"),
         reverse("settings:branding-preview"),
         reverse("settings:contacts"),
-        reverse("settings:contact-edit", kwargs={"contact_id": contact.pk}),
-        reverse("settings:contact-delete", kwargs={"contact_id": contact.pk}),
+        reverse("settings:contact-edit", kwargs={"key_contact_id": contact.pk}),
+        reverse("settings:contact-delete", kwargs={"key_contact_id": contact.pk}),
         reverse("settings:faq"),
         reverse("settings:faq-edit", kwargs={"faq_id": faq.pk}),
         reverse("settings:domains"),
@@ -634,11 +634,13 @@ def test_an_admin_adds_edits_orders_and_deletes_key_contacts(
     page = admin.get(url).content.decode()
     assert "Priya Natarajan" in page and f"/app/settings/contacts/{priya.pk}/photo" in page
 
-    admin.post(reverse("settings:contact-move", kwargs={"contact_id": sam.pk}), {"direction": "up"})
+    admin.post(
+        reverse("settings:contact-move", kwargs={"key_contact_id": sam.pk}), {"direction": "up"}
+    )
     with tenant_context(tenant_a.tenant):
         assert [c.name for c in KeyContact.objects.all()] == ["Sam Lee", "Priya Natarajan"]
 
-    edit = reverse("settings:contact-edit", kwargs={"contact_id": priya.pk})
+    edit = reverse("settings:contact-edit", kwargs={"key_contact_id": priya.pk})
     with django_capture_on_commit_callbacks(execute=True):
         response = admin.post(
             edit,
@@ -650,7 +652,7 @@ def test_an_admin_adds_edits_orders_and_deletes_key_contacts(
         assert (priya.name, priya.photo.name) == ("Priya N.", "")
     assert stored_files(media) == []
 
-    delete = reverse("settings:contact-delete", kwargs={"contact_id": priya.pk})
+    delete = reverse("settings:contact-delete", kwargs={"key_contact_id": priya.pk})
     assert "Delete the key contact Priya N.?" in admin.get(delete).content.decode()
     assert admin.post(delete).status_code == 302
     with tenant_context(tenant_a.tenant):
@@ -708,7 +710,7 @@ def test_a_contact_photo_is_served_to_signed_in_users_of_the_tenant_only(tenant_
         contact = services.add_key_contact(
             tenant_a.tenant, name="Ann", photo=_reencoded(png_polyglot())
         )
-    path = reverse("settings:contact-photo", kwargs={"contact_id": contact.pk})
+    path = reverse("settings:contact-photo", kwargs={"key_contact_id": contact.pk})
     for user in (tenant_a.admin, tenant_a.csm, tenant_a.viewer, tenant_a.client):
         response = client_for(tenant_a, user).get(path)
         assert response.status_code == 200, user
@@ -719,7 +721,7 @@ def test_a_contact_photo_is_served_to_signed_in_users_of_the_tenant_only(tenant_
         assert body.startswith(b"\x89PNG") and b"<script" not in body
     assert Client(HTTP_HOST=tenant_a.host).get(path).status_code == 404
     # B's admin and B's client, on B's host: A's photo id is not found there.
-    missing = reverse("settings:contact-photo", kwargs={"contact_id": 987654})
+    missing = reverse("settings:contact-photo", kwargs={"key_contact_id": 987654})
     for user in (tenant_b.admin, tenant_b.client):
         client = client_for(tenant_b, user)
         foreign, unknown = client.get(path), client.get(missing)
@@ -878,7 +880,7 @@ def _world_ids(world) -> dict[str, int]:
         )
         faq = FaqEntry.objects.get()
     domain = services.add_domain(world.tenant, f"portal.{world.tenant.slug}-corp.example")
-    return {"contact_id": contact.pk, "faq_id": faq.pk, "domain_id": domain.pk}
+    return {"key_contact_id": contact.pk, "faq_id": faq.pk, "domain_id": domain.pk}
 
 
 def test_only_admins_reach_the_settings_pages(tenant_a):

@@ -341,7 +341,7 @@ OBJECT_KWARGS: dict[str, ObjectKwarg] = {
         "TaskAttachment pk", lambda s, r: str(s.attachment_pk), UNKNOWN_INT
     ),
     "resource_id": ObjectKwarg("TrainingResource pk", lambda s, r: str(s.resource_pk), UNKNOWN_INT),
-    "contact_id": ObjectKwarg(
+    "key_contact_id": ObjectKwarg(
         "KeyContact pk (tenant settings)", lambda s, r: str(s.key_contact_pk), UNKNOWN_INT
     ),
     "faq_id": ObjectKwarg("FaqEntry pk", lambda s, r: str(s.faq_pk), UNKNOWN_INT),
