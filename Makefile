@@ -62,7 +62,7 @@ ifeq ($(VENV_STALE),yes)
 .PHONY: $(STAMP)
 endif
 
-.PHONY: help venv .venv which-python run test lint fmt lock clean distclean
+.PHONY: help venv .venv which-python assets run test lint fmt lock clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -89,13 +89,22 @@ $(STAMP): $(REQS)
 	$(VPY) -m pip install -c requirements.lock -r requirements-dev.in
 	@touch $@
 
-run: $(STAMP)
+# htmx comes from the npm registry (package-lock.json pins it), never copied into the repo.
+HTMX := static/vendor/htmx.min.js
+$(HTMX): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+assets: $(HTMX)
+
+run: $(STAMP) $(HTMX)
 	@mkdir -p var
 	$(VPY) manage.py migrate --noinput
 	$(VPY) manage.py seed_demo
 	exec ./bin/dev
 
-test: $(STAMP)
+test: $(STAMP) $(HTMX)
 	@mkdir -p var
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -126,4 +135,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules static/vendor
