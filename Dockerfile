@@ -1,6 +1,12 @@
 # syntax=docker/dockerfile:1
 # One image for web (gunicorn), worker (celery worker) and beat (celery beat);
 # docker-compose.yml runs it with different commands.
+# Front-end packages come from the npm lock, in a throw-away stage.
+FROM node:20-slim AS assets
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,6 +25,7 @@ RUN pip install -c requirements.lock -r requirements.in
 
 # App code stays root-owned (read-only for the app user); only var/ and media/ are writable.
 COPY . .
+COPY --from=assets /build/node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 
 # Static files are collected into the image (served by WhiteNoise). The settings'
 # dev defaults (SQLite, filesystem broker) are enough for collectstatic.
