@@ -13,13 +13,17 @@ Pre-kickoff
                        (Tenant.handoff_required_fields) is filled on the HandoffDocument,
                        "stakeholders" meaning at least one customer contact with a role.
   portal-shared        any PortalAccess of the onboarding (someone was invited).
-  kickoff-scheduled    Kickoff.scheduled_at set, not cancelled, with at least one customer-side
-                       attendee (the vendor side is the owning CSM); a held kickoff counts.
+  kickoff-scheduled    Kickoff.scheduled_at set, not cancelled, with attendees of both sides (what
+                       services.kickoff requires to schedule one); a held kickoff counts.
   timeline-drafted     the onboarding has milestones.
 Kickoff
   kickoff-held         Kickoff.held_at set.
   goals-confirmed      Kickoff.goals_confirmed and the day-30, day-60 and day-90 criteria written.
   cadence-set          Kickoff cadence, channel and an escalation contact on each side.
+  next-steps-recorded  Kickoff.held_at set: services.kickoff.record_outcome marks the kickoff held
+                       only together with its next steps, each a plan task with an owner and a
+                       deadline (a task does not record where it came from, so this is the
+                       signal the data has).
 Setup (from the requirements intake)
   requirements-documented  at least one RequirementItem.
   integrations-configured, accounts-created, security-configured, migration-done
@@ -37,8 +41,7 @@ Go-live and close
   ongoing-csm-introduced  CloseReview.ongoing_csm_introduced.
   qbr-scheduled        CloseReview.qbr_date set.
 
-Manual: timeline-agreed, next-steps-recorded (a task does not record that it came from the
-kickoff), kb-access-confirmed.
+Manual: timeline-agreed, kb-access-confirmed.
 
 `phase_checklists` reads all of it in four queries whatever the data size (plus what
 handoff_missing needs, when that module exists).
@@ -139,8 +142,8 @@ def _kickoff_scheduled(f: Facts) -> Verdict:
         return Verdict(False, "Not scheduled")
     if kickoff.cancelled_at:
         return Verdict(False, "Cancelled")
-    if not f.onboarding.kickoff_has_customer:
-        return Verdict(False, "No customer attendee invited")
+    if not (f.onboarding.kickoff_has_customer and f.onboarding.kickoff_has_vendor):
+        return Verdict(False, "Attendees of both sides not invited")
     return Verdict(True, f"For {f.local(kickoff.scheduled_at)}")
 
 
@@ -154,6 +157,13 @@ def _kickoff_held(f: Facts) -> Verdict:
     if kickoff is None or not kickoff.held_at:
         return Verdict(False)
     return Verdict(True, f.local(kickoff.held_at))
+
+
+def _next_steps(f: Facts) -> Verdict:
+    kickoff = f.kickoff
+    if kickoff is None or not kickoff.held_at:
+        return Verdict(False, "Recorded with the kickoff outcome")
+    return Verdict(True, "with the kickoff outcome")
 
 
 def _missing(pairs: list[tuple[str, object]]) -> Verdict:
@@ -281,7 +291,7 @@ PHASES: tuple[tuple[str, str, tuple[Item, ...]], ...] = (
             Item("goals-confirmed", "Goals and success criteria confirmed", _goals_confirmed),
             Item("timeline-agreed", "Timeline and milestones agreed"),
             Item("cadence-set", "Cadence and escalation path set", _cadence_set),
-            Item("next-steps-recorded", "Next steps recorded with owners and dates"),
+            Item("next-steps-recorded", "Next steps recorded with owners and dates", _next_steps),
         ),
     ),
     (
@@ -412,10 +422,20 @@ def _facts_query(onboarding: Onboarding) -> Onboarding:
                     kickoff__onboarding=here, contact__side=Side.CUSTOMER
                 )
             ),
+            kickoff_has_vendor=Exists(
+                KickoffAttendee.objects.filter(kickoff__onboarding=here, contact__side=Side.VENDOR)
+            ),
             milestone_count=_count(Milestone.objects.filter(onboarding=here)),
             last_milestone_name=Subquery(last_milestone.values("name")),
+            # One level deeper, so the onboarding is OuterRef(OuterRef("pk")) there.
             last_milestone_open=Exists(
-                open_milestones().filter(pk=Subquery(last_milestone.values("pk")))
+                open_milestones().filter(
+                    pk=Subquery(
+                        Milestone.objects.filter(onboarding=OuterRef(here))
+                        .order_by("-position", "-due_date", "-id")
+                        .values("pk")[:1]
+                    )
+                )
             ),
             group_count=_count(groups),
             groups_without_session=_count(
@@ -477,7 +497,7 @@ def phase_checklists(tenant: Tenant, onboarding: Onboarding) -> list[PhaseCheckl
     annotated = _facts_query(onboarding)
     service = _handoff_missing_service()
     missing = (
-        list(service(onboarding))
+        list(service(annotated))  # its handoff is joined already: no query for it
         if service is not None
         else _fallback_handoff_missing(tenant, annotated)
     )

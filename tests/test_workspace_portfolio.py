@@ -388,7 +388,7 @@ def test_overview_shows_summary_checklist_health_engagement_and_plan(tenant_a: W
     assert "from the data" in checklist
     assert post_forms(checklist) == [
         f"/app/onboardings/{tenant_a.onboarding.pk}/checklist/{key}/"
-        for key in ("timeline-agreed", "next-steps-recorded", "kb-access-confirmed")
+        for key in ("timeline-agreed", "kb-access-confirmed")
     ]
 
 
