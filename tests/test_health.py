@@ -373,7 +373,7 @@ class TestRowsAndReruns:
         small = queries_for(5, TODAY)
         large = queries_for(50, TODAY + dt.timedelta(days=1))
         assert small == large
-        assert large <= 4  # the formula, the INSERT ... SELECT (and savepoint bookkeeping)
+        assert large <= 5  # formula, INSERT ... SELECT, jit off on PostgreSQL, savepoints
 
 
 class TestLocalDates:
