@@ -1,1 +1,23 @@
-urlpatterns: list = []
+"""Step 4: the mutual action plan editor. Kwargs: onboarding_id, task_id, milestone_id."""
+
+from django.urls import path
+
+from onboarding.workspace import plan
+
+PLAN = "onboardings/<int:onboarding_id>/plan/"
+TASK = PLAN + "tasks/<int:task_id>/"
+MILESTONE = PLAN + "milestones/<int:milestone_id>/"
+
+urlpatterns = [
+    path(PLAN, plan.plan_page, name="plan"),
+    path(PLAN + "tasks/add/", plan.task_add, name="task-add"),
+    path(TASK + "edit/", plan.task_edit, name="task-edit"),
+    path(TASK + "date/", plan.task_date, name="task-date"),
+    path(TASK + "delete/", plan.task_delete, name="task-delete"),
+    path(TASK + "move/", plan.task_move, name="task-move"),
+    path(TASK + "comments/", plan.task_comments, name="task-comments"),
+    path(PLAN + "milestones/add/", plan.milestone_add, name="milestone-add"),
+    path(MILESTONE + "edit/", plan.milestone_edit, name="milestone-edit"),
+    path(MILESTONE + "delete/", plan.milestone_delete, name="milestone-delete"),
+    path(MILESTONE + "move/", plan.milestone_move, name="milestone-move"),
+]

@@ -1,0 +1,201 @@
+"""Comments on tasks, from both sides, and who is emailed about each one.
+
+* Staff (admins and CSMs) comment from the workspace; they may mark a comment as an internal note,
+  which only the vendor's team ever sees.
+* Client users comment from the portal through services.portal.add_comment (always public);
+  `add_client_comment` wraps it so the owning CSM hears about it.
+
+Each comment sends at most one email, queued when the transaction commits (a rolled-back comment
+sends nothing) and addressed to everyone who should read it:
+
+=====================  ====================================================================
+comment                recipients
+=====================  ====================================================================
+staff, public          the onboarding's active client users (invited, not revoked)
+client                 the onboarding's owning CSM
+staff, internal        the owning CSM when someone else wrote it; never a client
+=====================  ====================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import mailers
+from django.db import transaction
+from django.urls import reverse
+
+from accounts.models import Membership, Role, Tenant, User
+from onboarding.emails import branded_message
+from onboarding.models import Onboarding, PortalAccess, Task, TaskComment
+from onboarding.services import portal as portal_services
+from onboarding.services.activity import record
+from portal.tenancy.context import current_tenant
+
+log = logging.getLogger(__name__)
+
+MAX_COMMENT_CHARS = portal_services.MAX_COMMENT_CHARS
+COMMENTING_ROLES = (Role.ADMIN, Role.CSM)
+# The server refused before taking the message: certainly not delivered, safe to retry.
+NOT_SENT_ERRORS = (
+    smtplib.SMTPRecipientsRefused,
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPDataError,
+    smtplib.SMTPHeloError,
+    smtplib.SMTPAuthenticationError,
+    smtplib.SMTPNotSupportedError,
+)
+
+
+class CommentNotSent(OSError):
+    """The notification was certainly not delivered; the task retries it."""
+
+
+def _clean_body(body: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": "Write a comment first."})
+    if len(body) > MAX_COMMENT_CHARS:
+        raise ValidationError({"body": f"Keep comments under {MAX_COMMENT_CHARS} characters."})
+    return body
+
+
+def _notify_on_commit(comment: TaskComment) -> None:
+    tenant_id, comment_id = current_tenant().pk, comment.pk
+
+    def enqueue() -> None:
+        from onboarding.tasks_comments import send_comment_notification
+
+        send_comment_notification.delay(tenant_id=tenant_id, comment_id=comment_id)
+
+    transaction.on_commit(enqueue)
+
+
+@transaction.atomic
+def add_staff_comment(
+    task: Task, author: User, body: str, *, internal: bool = False
+) -> TaskComment:
+    """A comment by an admin or CSM of the tenant in scope; internal notes stay with the team."""
+    if not Membership.objects.filter(user=author, role__in=COMMENTING_ROLES).exists():
+        raise PermissionDenied("Only admins and CSMs comment on tasks.")
+    onboarding = task.onboarding
+    if onboarding.status == Onboarding.Status.CLOSED:
+        raise ValidationError("This onboarding is closed; its plan is read-only.")
+    comment = TaskComment.objects.create(
+        task=task, author=author, body=_clean_body(body), internal=internal
+    )
+    what = "added an internal note on" if internal else "commented on"
+    record(onboarding, author, f"{author.get_full_name() or author.email} {what} “{task.title}”.")
+    _notify_on_commit(comment)
+    return comment
+
+
+@transaction.atomic
+def add_client_comment(user: User, task: Task, body: str) -> TaskComment:
+    """The portal's comment (services.portal.add_comment's rules), and the CSM is told."""
+    comment = portal_services.add_comment(user, task, body)
+    record(
+        task.onboarding,
+        user,
+        f"{user.get_full_name() or user.email} commented on “{task.title}” in the portal.",
+    )
+    _notify_on_commit(comment)
+    return comment
+
+
+def task_comments(task: Task, *, include_internal: bool) -> list[TaskComment]:
+    """The task's comments, oldest first, with their authors: one query."""
+    comments = task.comments.select_related("author").order_by("created_at", "id")
+    if not include_internal:
+        comments = comments.filter(internal=False)
+    return list(comments)
+
+
+# --- The notification ---------------------------------------------------------------------------
+
+
+def recipients_for(comment: TaskComment) -> list[str]:
+    """Who is emailed about this comment (see the table at the top). Never the author."""
+    onboarding = comment.task.onboarding
+    author_is_staff = Membership.objects.filter(user_id=comment.author_id).exists()
+    if author_is_staff and not comment.internal:
+        emails = PortalAccess.objects.filter(
+            onboarding=onboarding, revoked_at__isnull=True, user__is_active=True
+        ).values_list("user__email", flat=True)
+    else:
+        owner = onboarding.owner
+        emails = [owner.email] if owner is not None and owner.is_active else []
+    return sorted({e.lower() for e in emails if e} - {comment.author.email.lower()})
+
+
+def _link_for(tenant: Tenant, comment: TaskComment, *, to_clients: bool) -> str:
+    task = comment.task
+    if to_clients:
+        path = reverse(
+            "portal:task", kwargs={"onboarding_id": task.onboarding_id, "task_id": task.pk}
+        )
+        return tenant.absolute_url(path + "#comments")
+    path = reverse(
+        "workspace:task-comments",
+        kwargs={"onboarding_id": task.onboarding_id, "task_id": task.pk},
+    )
+    return tenant.absolute_url(path)
+
+
+def send_comment_notification(tenant: Tenant, comment_id: int) -> str:
+    """Send the one email about a comment. Returns "sent", "nobody", "gone" or "uncertain".
+
+    At most once: the message goes out in one SMTP conversation to all its recipients. If the
+    server certainly did not take it, CommentNotSent makes the task retry; if the connection
+    broke mid-way (it may have been delivered) it is not resent. The comment is on the page
+    either way.
+    """
+    comment = (
+        TaskComment.objects.select_related(
+            "author", "task__onboarding__customer", "task__onboarding__owner"
+        )
+        .filter(pk=comment_id)
+        .first()
+    )
+    if comment is None:
+        return "gone"
+    recipients = recipients_for(comment)
+    if not recipients:
+        return "nobody"
+    task, onboarding = comment.task, comment.task.onboarding
+    to_clients = not comment.internal and Membership.objects.filter(user=comment.author).exists()
+    message = branded_message(
+        tenant,
+        to=recipients[0],
+        subject=f"{comment.author.get_full_name() or 'New comment'} on “{task.title}”",
+        template="comment",
+        context={
+            "comment": comment,
+            "task": task,
+            "onboarding": onboarding,
+            "author_name": comment.author.get_full_name() or comment.author.email,
+            "url": _link_for(tenant, comment, to_clients=to_clients),
+            "to_clients": to_clients,
+        },
+    )
+    message.to = recipients
+    mailer = mailers.default
+    try:
+        mailer.open()
+    except (OSError, smtplib.SMTPException) as exc:
+        raise CommentNotSent(f"comment {comment_id}: mail server unreachable: {exc!r}") from exc
+    try:
+        mailer.send_messages([message])
+    except NOT_SENT_ERRORS as exc:
+        raise CommentNotSent(f"comment {comment_id}: refused: {exc!r}") from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        log.warning("comment %s notification: delivery uncertain, not resent: %r", comment_id, exc)
+        return "uncertain"
+    finally:
+        try:
+            mailer.close()
+        except Exception:  # noqa: S110 - closing a broken connection may fail again
+            pass
+    return "sent"
