@@ -1,12 +1,27 @@
-"""Inviting customer stakeholders into an onboarding's portal."""
+"""Inviting customer stakeholders into an onboarding's portal.
+
+Two entry points:
+
+* `share_portal(onboarding, contact, by)` is what staff actions use (workspace, API): it applies
+  the tenant's handoff gate (no sharing while `handoff_missing` is non-empty; the refusal lists
+  what is missing), records an activity entry, then invites.
+* `invite_contact(tenant, contact)` is the ungated primitive. Its callers are the CRM import,
+  which invites the deal's primary contact the moment the closed-won deal arrives (documented
+  product behaviour: the README's import section; the imported handoff is whatever the CRM had,
+  and it may lack fields the tenant requires, e.g. a deal without commitments), the demo seed and
+  test fixtures. New staff-facing code must call share_portal.
+"""
 
 from __future__ import annotations
 
 from django.db import transaction
 
-from accounts.models import Tenant
+from accounts.models import Tenant, User
 from accounts.services import get_or_create_user
-from onboarding.models import Contact, PortalAccess
+from onboarding.models import Contact, Onboarding, PortalAccess
+from onboarding.services.activity import record
+from onboarding.services.handoff import handoff_missing, missing_sentence
+from portal.tenancy.context import current_tenant
 
 
 class InvitationError(ValueError):
@@ -16,6 +31,8 @@ class InvitationError(ValueError):
 @transaction.atomic
 def invite_contact(tenant: Tenant, contact: Contact, *, send_email: bool = True) -> PortalAccess:
     """Give a customer-side contact access to its onboarding's portal and email a sign-in link.
+
+    Not gated on the handoff (see the module docstring): staff actions go through share_portal.
 
     The email is queued once the transaction commits: a rolled-back invitation sends nothing.
     """
@@ -39,4 +56,25 @@ def invite_contact(tenant: Tenant, contact: Contact, *, send_email: bool = True)
         transaction.on_commit(
             lambda: send_invitation.delay(tenant_id=tenant.pk, access_id=access.pk)
         )
+    return access
+
+
+def share_portal(
+    onboarding: Onboarding, contact: Contact, by: User, *, send_email: bool = True
+) -> PortalAccess:
+    """Invite `contact` to `onboarding`'s portal, once the handoff is complete.
+
+    Raises InvitationError naming every missing handoff item while it is not, and for a closed
+    onboarding or a contact of another onboarding.
+    """
+    if contact.onboarding_id != onboarding.pk:
+        raise InvitationError("That contact does not belong to this onboarding.")
+    if onboarding.status == Onboarding.Status.CLOSED:
+        raise InvitationError("This onboarding is closed; it is read-only.")
+    missing = handoff_missing(onboarding)
+    if missing:
+        raise InvitationError(missing_sentence(missing) + " Complete it before sharing the portal.")
+    with transaction.atomic():
+        access = invite_contact(current_tenant(), contact, send_email=send_email)
+        record(onboarding, by, f"{by.get_full_name()} shared the portal with {contact.name}")
     return access

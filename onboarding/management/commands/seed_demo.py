@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 from accounts.models import Role, Tenant, User
 from accounts.services import add_member, create_tenant, issue_sign_in_link
 from onboarding.models import Contact, Customer, FaqEntry, Playbook, Task, TrainingResource
+from onboarding.services.handoff import update_handoff
 from onboarding.services.invitations import invite_contact
 from onboarding.services.playbooks import start_onboarding
 from portal.tenancy.context import tenant_context
@@ -22,6 +23,37 @@ MEMBERS = [
     ("ae@demo.example", "Alex Seller", Role.AE),
     ("viewer@demo.example", "Vic Viewer", Role.VIEWER),
 ]
+# The sales handoff of each demo customer: complete for the default required fields, so the demo
+# onboardings can move past pre-kickoff and share their portal.
+HANDOFFS = {
+    "Globex Manufacturing": {
+        "goals": ["One production plan for all 9 plants", "Cut planning meetings by half"],
+        "commitments": ["SSO with Azure AD", "ERP import of 5 years of orders"],
+        "risks": ["The ERP export is undocumented"],
+        "contract_value": 180_000,
+        "currency": "EUR",
+        "seats": 350,
+        "modules": ["Core", "Analytics", "API access"],
+    },
+    "Initech Software": {
+        "goals": ["Every support escalation tracked in one place"],
+        "commitments": ["Jira integration in the first month"],
+        "risks": ["Two teams still on spreadsheets"],
+        "contract_value": 48_000,
+        "currency": "EUR",
+        "seats": 60,
+        "modules": ["Core"],
+    },
+    "Umbrella Retail": {
+        "goals": ["First campaign sent within two weeks"],
+        "commitments": ["Template library set up for them"],
+        "risks": ["Very small team, little time for training"],
+        "contract_value": 9_600,
+        "currency": "EUR",
+        "seats": 5,
+        "modules": ["Core"],
+    },
+}
 CUSTOMERS = [
     # name, model, days since start, share of tasks complete, client contact
     ("Globex Manufacturing", "high", 40, 0.45, ("Hank Scorpio", "hank@globex.example", "COO")),
@@ -133,4 +165,14 @@ class Command(BaseCommand):
                                          audience="Admins"),
                     ]
                 )  # fmt: skip
+                update_handoff(
+                    onboarding,
+                    {
+                        **HANDOFFS[name],
+                        "renewal_date": onboarding.start_date + dt.timedelta(days=365),
+                        "account_executive": users[Role.AE].get_full_name(),
+                    },
+                    1,
+                    users[Role.AE],
+                )
                 invite_contact(tenant, contact, send_email=False)
