@@ -7,6 +7,9 @@ from django.db import transaction
 
 from accounts.models import Tenant
 from accounts.services import issue_sign_in_link
+
+# Celery's autodiscovery imports only `tasks` modules; these register the rest.
+from onboarding import tasks_comments, tasks_health  # noqa: F401
 from onboarding.emails import branded_message
 from onboarding.models import PortalAccess
 from onboarding.services.reminders import sweep

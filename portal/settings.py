@@ -256,6 +256,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "onboarding.tasks.fan_out_reminders",
         "schedule": float(os.environ.get("REMINDER_SWEEP_SECONDS", "300")),
     },
+    # Each tenant's scores are computed in the first run after its local midnight.
+    "health-fan-out": {
+        "task": "onboarding.tasks_health.fan_out_health",
+        "schedule": float(os.environ.get("HEALTH_SWEEP_SECONDS", "3600")),
+    },
 }
 
 LOGGING = {

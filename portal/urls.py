@@ -8,6 +8,7 @@ urlpatterns = [
     path("healthz", views_health.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("app/settings/", include("accounts.urls_settings")),
+    path("app/metrics/", include("onboarding.urls_metrics")),
     path("sign-in/", include("accounts.urls_signin")),
     path("notifications/", include("onboarding.urls_notifications")),
     path("", include("onboarding.urls")),
