@@ -575,6 +575,8 @@ def test_kickoff_ics_request_reschedule_and_cancel_keep_the_uid_and_grow_the_seq
     assert (str(event["uid"]), event["sequence"]) == (uid, 1)
     assert event.decoded("dtstart") == local.replace(hour=14, minute=30)
 
+    blind = csm.post(url(world, "kickoff-cancel"), {}, follow=True)  # no version: no blind cancel
+    assert "reload the page" in blind.text and kickoff_of(world).cancelled_at is None
     assert csm.post(url(world, "kickoff-cancel"), {"version": "2"}).status_code == 302
     calendar, event = ics_event(csm, world)
     assert str(calendar["method"]) == "CANCEL" and str(event["status"]) == "CANCELLED"
@@ -720,6 +722,13 @@ def test_the_kickoff_outcome_turns_next_steps_into_plan_tasks(tenant_a):
         ("Send the ERP export", "customer", world.contact.pk, future(world, 3)),
         ("Set up the sandbox", "vendor", vendor, future(world, 7)),
     ]
+    # A second person saving the outcome they loaded before: told, and no task is added twice.
+    stale = csm.post(
+        url(world, "kickoff"),
+        outcome_form(world, 1, [("Send the ERP export", world.contact.pk, d1)], cadence="Daily"),
+    )
+    assert stale.status_code == 409 and "Someone else changed this kickoff" in stale.text
+    assert task_count(world) == before + 2 and kickoff_of(world).cadence == "Weekly, Tuesdays 10:00"
     page = csm.get(url(world, "kickoff"))
     assert "Order-to-invoice under 3 days" in page.text and "More next steps" in page.text
     assert 'name="date"' not in page.text  # a held kickoff is not rescheduled

@@ -179,8 +179,10 @@ def clean_handoff(onboarding: Onboarding, data: dict[str, Any]) -> dict[str, Any
         seats = data["seats"]
         if seats in (None, ""):
             out["seats"] = None
-        elif not isinstance(seats, int) or isinstance(seats, bool) or not 0 < seats < 2**31:
+        elif not isinstance(seats, int) or isinstance(seats, bool) or seats < 1:
             errors["seats"] = "Enter a whole number of seats, at least 1."
+        elif seats >= 2**31:
+            errors["seats"] = "That is more seats than can be stored."
         else:
             out["seats"] = seats
     if "renewal_date" in data:

@@ -109,9 +109,7 @@ class ScheduleForm(VersionedForm):
     date = forms.DateField(widget=DATE)
     time = forms.TimeField(widget=TIME, help_text="In your team's time zone.")
     duration_minutes = forms.IntegerField(label="Length (minutes)", initial=60)
-    location = forms.CharField(
-        max_length=300, required=False, label="Meeting link or room", help_text="Optional."
-    )
+    location = forms.CharField(max_length=300, required=False, label="Meeting link or room")
     attendees = forms.MultipleChoiceField(
         widget=forms.CheckboxSelectMultiple, help_text="At least one person from each side."
     )
@@ -145,13 +143,18 @@ class OutcomeForm(VersionedForm):
 
 
 class NextStepForm(forms.Form):
-    title = forms.CharField(max_length=300, label="Next step")
-    owner = forms.ChoiceField(label="Owner")
-    due_date = forms.DateField(widget=DATE, label="Deadline")
+    title = forms.CharField(max_length=300)
+    owner = forms.ChoiceField()
+    due_date = forms.DateField(widget=DATE)
 
     def __init__(self, *args, contacts: list[Contact], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].choices = [("", "Choose…")] + _contact_choices(contacts)
+        # Five rows of the same fields: number the labels so each input has a unique name.
+        n = int(self.prefix.rsplit("-", 1)[-1]) + 1 if self.prefix else 1
+        self.fields["title"].label = f"Next step {n}"
+        self.fields["owner"].label = f"Owner of step {n}"
+        self.fields["due_date"].label = f"Deadline of step {n}"
 
 
 NextStepFormSet = formset_factory(NextStepForm, extra=NEXT_STEP_ROWS, max_num=NEXT_STEP_ROWS)
@@ -237,6 +240,14 @@ def _contacts(onboarding: Onboarding) -> list[Contact]:
     )
 
 
+def _next_phase(onboarding: Onboarding) -> str:
+    """The phase after the current one: what the move form offers first."""
+    values = [s.value for s in MOVABLE]
+    if onboarding.status not in values:
+        return values[0]
+    return values[min(values.index(onboarding.status) + 1, len(values) - 1)]
+
+
 # --- Step 1: handoff --------------------------------------------------------------------------
 
 
@@ -273,7 +284,9 @@ def _handoff_page(
         "form": form if can_edit else None,
         "new_contact": new_contact if can_edit else None,
         "edit_contact": edit_contact if can_edit else None,
-        "phase_form": (phase_form or PhaseForm()) if can_run else None,
+        "phase_form": (phase_form or PhaseForm(initial={"phase": _next_phase(onboarding)}))
+        if can_run
+        else None,
         "yours": yours,
         "can_edit": can_edit,
     }
