@@ -969,3 +969,59 @@ def test_the_demo_seed_has_complete_handoffs(db, settings, tmp_path):
         onboardings = list(Onboarding.objects.select_related("handoff"))
         assert len(onboardings) == 3
         assert all(handoff_missing(o) == [] for o in onboardings)
+
+
+# --- Accessibility ----------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_the_step_pages_have_no_serious_accessibility_violations(live_server, settings):
+    """axe-core on each step page with its forms, its refusals and its listed data."""
+    from urllib.parse import urlsplit
+
+    from tests.test_accessibility import CHROMIUM, CHROMIUM_ARGS, blocking_violations
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from axe_playwright_python.sync_playwright import Axe
+
+    port = urlsplit(live_server.url).port
+    settings.PORTAL_PORT = str(port)
+    world = build_world("alpha")
+    scheduled(world)
+    with tenant_context(world.tenant):
+        RequirementItem.objects.create(
+            onboarding=world.onboarding, category="security", title="Okta SSO", sso=True
+        )
+    origin = f"http://alpha.localhost:{port}"
+    axe, problems = Axe(), []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.goto(f"{origin}/accounts/login/")
+            page.locator('input[name="login"]').fill(world.csm.email)
+            page.locator('input[name="password"]').fill(PASSWORD)
+            page.locator('form button[type="submit"]').click()
+            page.wait_for_url(f"{origin}/app/")
+            for name in ("handoff", "kickoff", "requirements"):
+                page.goto(origin + url(world, name))
+                problems += blocking_violations(axe, page, name)
+            # The refusals, without JavaScript in the way: real form posts.
+            page.goto(origin + url(world, "handoff"))
+            page.locator("#id_seats").fill("0")
+            page.get_by_role("button", name="Save the handoff").click()
+            page.locator("#id_seats_error").wait_for()
+            problems += blocking_violations(axe, page, "handoff, refused")
+            page.get_by_role("button", name="Move the onboarding").click()
+            page.locator("#id_phase_error").wait_for()
+            problems += blocking_violations(axe, page, "phase move, refused")
+            page.goto(origin + url(world, "kickoff"))
+            page.get_by_label("Next step 1", exact=True).fill("Half a row")
+            page.get_by_role("button", name="Record the outcome").click()
+            page.locator("#id_step-0-owner_error").wait_for()
+            problems += blocking_violations(axe, page, "kickoff outcome, refused")
+        finally:
+            browser.close()
+    assert not problems, "\n".join(problems)
