@@ -757,6 +757,8 @@ def test_htmx_requests_get_fragments_and_plain_requests_get_pages_or_redirects(w
         assert fragment.status_code == page.status_code == 200, name
         assert "<html" not in fragment.text and "<html" in page.text, name
         assert "HX-Request" in fragment["Vary"], name
+    body = csm.get(url(world, "plan"), **HX)  # Cancel / Close put a row back from it
+    assert body.text.startswith('<div id="plan-body"') and "<style" not in body.text
     for name, kwargs, data in (
         ("task-move", {"task_id": task.pk}, {"direction": "down"}),
         ("milestone-move", {"milestone_id": milestone.pk}, {"direction": "up"}),

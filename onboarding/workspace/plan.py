@@ -170,7 +170,12 @@ def _apply_errors(form: forms.Form, error: ValidationError) -> None:
 def plan_page(request: HttpRequest, onboarding_id: int) -> HttpResponse:
     onboarding = _onboarding_or_404(onboarding_id)
     context = _context(request, onboarding, _board_context(request, onboarding))
-    return render(request, "workspace/plan.html", context)
+    # htmx asks for the plan to put a row back (Cancel, Close): the body is enough, and a whole
+    # page would carry a <style> with another response's nonce.
+    template = "workspace/_milestone_groups.html" if request.htmx else "workspace/plan.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 # --- Tasks ----------------------------------------------------------------------------------------

@@ -1,0 +1,261 @@
+"""A CSM edits the mutual action plan in place, in Chromium, with htmx from static/vendor/.
+
+The CSM signs in with email and password, opens step 4 of an onboarding, and without leaving the
+page: sets a task to blocked (first without a reason: the error appears next to the field), makes
+a task depend on another, and moves a due date while shifting the tasks that depend on it. The
+page never navigates (one navigation entry, and a value set on `window` survives every edit).
+
+Every page runs under the product's CSP; a console error, an uncaught exception or a CSP
+violation fails the test. Screenshots go to artifacts/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from django.db import connections
+
+from onboarding.models import Milestone, Task, TaskDependency
+from portal.tenancy.context import tenant_context
+from tests.factories import PASSWORD, build_world
+
+pytestmark = pytest.mark.browser
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO_ROOT / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+HTMX = REPO_ROOT / "static" / "vendor" / "htmx.min.js"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+EXPECTED_REFUSAL = re.compile(
+    r"Failed to load resource: the server responded with a status of 40[09] \(.*\)"
+)
+PLAN_PATH = re.compile(r"/app/onboardings/\d+/plan/")
+# Reported by the page itself: Chromium also logs violations, but this names the directive.
+CSP_LISTENER = """
+document.addEventListener('securitypolicyviolation', e =>
+  console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + e.blockedURI));
+"""
+
+
+@pytest.fixture
+def sync_api():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    if not HTMX.exists():
+        pytest.skip(
+            f"{HTMX.relative_to(REPO_ROOT)} is missing: the build copies it from npm "
+            "(npm ci --no-audit --no-fund, then node_modules/htmx.org/dist/htmx.min.js)"
+        )
+    return pytest.importorskip("playwright.sync_api")
+
+
+class ConsoleWatch:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def attach(self, page) -> None:
+        page.add_init_script(CSP_LISTENER)
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+
+    def _console(self, message) -> None:
+        if message.type != "error":
+            return
+        path = urlsplit(message.location.get("url", "")).path
+        if path == "/favicon.ico":
+            return  # Chromium asks for it on its own
+        if EXPECTED_REFUSAL.fullmatch(message.text) and PLAN_PATH.match(path):
+            return  # a form refused on purpose (400 errors, 409 conflict): Chromium logs those
+        self.errors.append(f"{message.text} @ {message.location}")
+
+
+def _plan(world):
+    """A milestone with a chain (sandbox <- SSO <- pilot) and two loose tasks."""
+    with tenant_context(world.tenant):
+        milestone = Milestone.objects.create(
+            onboarding=world.onboarding,
+            name="Pilot live",
+            success_criteria="Twenty users work in production for a week.",
+            due_date=dt.date(2026, 12, 30),
+            position=50,
+        )
+
+        def task(title, due, position, depends_on=(), side="vendor"):
+            t = Task.objects.create(
+                onboarding=world.onboarding,
+                milestone=milestone,
+                title=title,
+                owner_side=side,
+                owner_contact=world.contact if side == "customer" else None,
+                due_date=due,
+                position=position,
+            )
+            for d in depends_on:
+                TaskDependency.objects.create(task=t, depends_on=d)
+            return t
+
+        sandbox = task("Provision the sandbox", dt.date(2026, 12, 7), 1)
+        sso = task("Configure SSO", dt.date(2026, 12, 10), 2, [sandbox], side="customer")
+        pilot = task("Run the pilot", dt.date(2026, 12, 15), 3, [sso])
+        export = task("Export legacy data", dt.date(2026, 12, 8), 4, side="customer")
+        train = task("Train the admins", dt.date(2026, 12, 18), 5)
+    return milestone, sandbox, sso, pilot, export, train
+
+
+def _db(world, read):
+    """Run a read in its own thread: Playwright's sync API keeps an event loop in this one, and
+    Django refuses database calls from a thread with a running loop."""
+
+    def run():
+        try:
+            with tenant_context(world.tenant):
+                return read()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
+
+
+def _fresh(world, task) -> Task:
+    return _db(world, lambda: Task.objects.get(pk=task.pk))
+
+
+def test_a_csm_edits_the_plan_in_place(sync_api, live_server, settings):
+    port = urlsplit(live_server.url).port
+    settings.PORTAL_PORT = str(port)
+    world = build_world("mapco")
+    milestone, sandbox, sso, pilot, export, train = _plan(world)
+    base = f"http://mapco.localhost:{port}"
+    plan_url = f"{base}/app/onboardings/{world.onboarding.pk}/plan/"
+    ARTIFACTS.mkdir(exist_ok=True)
+    console = ConsoleWatch()
+    expect = sync_api.expect
+
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            console.attach(page)
+
+            page.goto(f"{base}/accounts/login/")
+            page.fill("input[name=login]", world.csm.email)
+            page.fill("input[name=password]", PASSWORD)
+            page.locator("form button[type=submit]").first.click()
+            page.wait_for_url(re.compile(r"/app/$"))
+
+            page.goto(plan_url)
+            expect(page.get_by_role("heading", name="Pilot live")).to_be_visible()
+            assert page.evaluate("typeof htmx") == "object", "htmx did not load"
+            page.evaluate("window.__stillHere = 'plan page'")
+            page.locator(f"#milestone-{milestone.pk}").scroll_into_view_if_needed()
+            page.screenshot(path=ARTIFACTS / "plan-editor.png", full_page=True)
+
+            def same_page() -> None:
+                assert page.evaluate("window.__stillHere") == "plan page", "the page reloaded"
+                assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+                assert page.url == plan_url
+
+            # 1. Status in place: blocked needs a reason, said next to the field.
+            row = page.locator(f"#task-{export.pk}")
+            row.get_by_role("link", name=re.compile(r"^Edit")).click()
+            form = page.locator(f"#task-{export.pk} form")
+            expect(form.get_by_label("Status")).to_be_visible()
+            form.get_by_label("Status").select_option("blocked")
+            form.get_by_role("button", name="Save task").click()
+            error = page.locator(f"#edit-task-{export.pk}-blocked_reason-error")
+            expect(error).to_have_text("Say what blocks the task.")
+            page.screenshot(path=ARTIFACTS / "plan-blocked-needs-reason.png", full_page=False)
+            page.locator(f"#task-{export.pk} form").get_by_label(
+                "If blocked: what blocks it?"
+            ).fill("Waiting for the legacy vendor's export")
+            page.locator(f"#task-{export.pk} form").get_by_role("button", name="Save task").click()
+            expect(page.locator(f"#task-{export.pk} [data-testid=status]")).to_have_text("Blocked")
+            expect(page.locator("#plan-status")).to_have_text("Saved “Export legacy data”.")
+            same_page()
+            assert _fresh(world, export).status == "blocked"
+
+            # 2. A dependency: "Train the admins" waits for "Run the pilot".
+            page.locator(f"#task-{train.pk}").get_by_role("link", name=re.compile(r"^Edit")).click()
+            form = page.locator(f"#task-{train.pk} form")
+            form.get_by_label(re.compile(r"Run the pilot")).check()
+            page.screenshot(path=ARTIFACTS / "plan-edit-form.png", full_page=False)
+            form.get_by_role("button", name="Save task").click()
+            expect(page.locator(f"#task-{train.pk} [data-testid=depends-on]")).to_contain_text(
+                "Run the pilot"
+            )
+            same_page()
+            prerequisites = _db(
+                world,
+                lambda: set(
+                    TaskDependency.objects.filter(task=train).values_list(
+                        "depends_on_id", flat=True
+                    )
+                ),
+            )
+            assert prerequisites == {pilot.pk}
+
+            # 3. Move the sandbox by +3 days and shift everything that waits for it.
+            page.locator(f"#task-{sandbox.pk}").get_by_role(
+                "link", name=re.compile(r"^Move date")
+            ).click()
+            form = page.locator(f"#task-{sandbox.pk} form")
+            shift = form.get_by_label(re.compile(r"Also shift the 3 open tasks"))
+            expect(shift).to_be_checked()
+            expect(form.locator("[data-testid=dependents]")).to_contain_text("Train the admins")
+            form.get_by_label("New due date").fill("2026-12-10")
+            page.screenshot(path=ARTIFACTS / "plan-move-date.png", full_page=False)
+            form.get_by_role("button", name="Move date").click()
+            expect(page.locator("#plan-status")).to_contain_text("3 dependent tasks shifted too")
+            expect(page.locator(f"#task-{sso.pk} [data-testid=due]")).to_have_text("Dec 13, 2026")
+            expect(page.locator(f"#task-{pilot.pk} [data-testid=due]")).to_have_text("Dec 18, 2026")
+            expect(page.locator(f"#task-{train.pk} [data-testid=due]")).to_have_text("Dec 21, 2026")
+            same_page()
+            assert [_fresh(world, t).due_date.day for t in (sandbox, sso, pilot, train)] == [
+                10,
+                13,
+                18,
+                21,
+            ]
+            assert _fresh(world, export).due_date == dt.date(2026, 12, 8)  # not a dependent
+            page.locator(f"#milestone-{milestone.pk}").scroll_into_view_if_needed()
+            page.screenshot(path=ARTIFACTS / "plan-after-edits.png", full_page=True)
+
+            # 4. An internal note on a task, in place.
+            page.locator(f"#task-{sso.pk}").get_by_role(
+                "link", name=re.compile(r"^Comments")
+            ).click()
+            panel = page.locator(f"#task-{sso.pk}-comments")
+            panel.get_by_label("Add a comment").fill("Their IdP admin is on leave until Monday.")
+            panel.get_by_label(re.compile("Internal note")).check()
+            panel.get_by_role("button", name="Post").click()
+            expect(panel.locator("[data-testid=comment]")).to_contain_text("Internal note")
+            expect(page.locator(f"#task-{sso.pk}-comment-count")).to_have_text("1")
+            panel.scroll_into_view_if_needed()
+            page.screenshot(path=ARTIFACTS / "plan-comments.png", full_page=False)
+            panel.get_by_role("link", name="Close").click()
+            expect(page.locator(f"#task-{sso.pk}-comments")).to_be_empty()
+            same_page()
+
+            # Phone width: the rows fold into one column.
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.locator(f"#task-{sso.pk}").scroll_into_view_if_needed()
+            page.screenshot(path=ARTIFACTS / "plan-phone.png", full_page=False)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"the plan scrolls sideways on a phone ({width}px)"
+        finally:
+            browser.close()
+
+    assert console.errors == [], "\n".join(console.errors)
