@@ -54,6 +54,14 @@ class UserChoiceField(forms.ModelChoiceField):
         return obj.get_full_name() or obj.email
 
 
+class NamedChoiceField(forms.ModelChoiceField):
+    """Options labelled by the object's name (training groups and playbook milestones have no
+    __str__ of their own)."""
+
+    def label_from_instance(self, obj) -> str:
+        return obj.name
+
+
 # --- Training ----------------------------------------------------------------------------------
 
 
@@ -66,7 +74,7 @@ class GroupForm(forms.Form):
 
 
 class SessionForm(forms.Form):
-    group = forms.ModelChoiceField(label="Group", queryset=None, empty_label="Choose…")
+    group = NamedChoiceField(label="Group", queryset=None, empty_label="Choose…")
     title = forms.CharField(label="Session title", max_length=200)
     scheduled_at = forms.DateTimeField(
         label="Date and time",
@@ -95,9 +103,11 @@ class SessionEditForm(SessionForm):
 
 class ResourceForm(forms.Form):
     title = forms.CharField(label="Title", max_length=200)
-    kind = forms.ChoiceField(label="Kind", choices=TrainingResource.Kind.choices)
+    kind = forms.ChoiceField(
+        label="Kind", choices=TrainingResource.Kind.choices, initial=TrainingResource.Kind.GUIDE
+    )
     url = forms.CharField(label="Link", required=False, max_length=200)
-    group = forms.ModelChoiceField(
+    group = NamedChoiceField(
         label="For",
         queryset=None,
         required=False,
@@ -214,7 +224,7 @@ class PlaybookTaskForm(forms.Form):
     due_offset_days = forms.IntegerField(
         label="Due on day", min_value=0, max_value=MAX_OFFSET, help_text="Days after signature."
     )
-    milestone = forms.ModelChoiceField(
+    milestone = NamedChoiceField(
         label="Milestone", queryset=None, required=False, empty_label="None"
     )
     depends_on_keys = forms.MultipleChoiceField(
@@ -235,7 +245,9 @@ class PlaybookTaskForm(forms.Form):
 
 class PlaybookResourceForm(forms.Form):
     title = forms.CharField(label="Title", max_length=200)
-    kind = forms.ChoiceField(label="Kind", choices=TrainingResource.Kind.choices)
+    kind = forms.ChoiceField(
+        label="Kind", choices=TrainingResource.Kind.choices, initial=TrainingResource.Kind.GUIDE
+    )
     url = forms.CharField(label="Link", required=False, max_length=200)
     audience = forms.CharField(
         label="For", required=False, max_length=120, help_text="A user group, or empty: everyone."
