@@ -54,6 +54,7 @@ from django.http import HttpResponseBase
 from django.test import Client, override_settings
 from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
 from django.urls.resolvers import RegexPattern, RoutePattern
+from django.utils import timezone
 from django.utils.http import int_to_base36
 from PIL import Image
 
@@ -202,6 +203,8 @@ class Side:
     domain_pk: int
     attachment_pk: int
     resource_pk: int
+    requirement_pk: int
+    delivery: dict[str, int]  # training group/session, portal access, playbook parts
     dual: User | None = None  # on A: B's admin, invited to A's portal as a client
 
     @property
@@ -253,7 +256,66 @@ def _populate(world: World) -> Side:
             domain_pk=domain.pk,
             attachment_pk=attachment.pk,
             resource_pk=world.onboarding.training_resources.order_by("pk")[0].pk,
+            requirement_pk=_steps_objects(world),
+            delivery=_delivery_objects(world),
         )
+
+
+def _delivery_objects(world: World) -> dict[str, int]:
+    """A training group with a session, the client's portal access, and a playbook's parts."""
+    from onboarding.models import (
+        PlaybookResource,
+        PortalAccess,
+        TrainingGroup,
+        TrainingSession,
+    )
+
+    group = TrainingGroup.objects.create(
+        onboarding=world.onboarding, name="Finance team", size=12, sophistication="medium"
+    )
+    session = TrainingSession.objects.create(
+        group=group,
+        title="Finance workflows",
+        scheduled_at=timezone.now() + dt.timedelta(days=7),
+    )
+    playbook = Playbook.objects.filter(is_default=True).order_by("pk").first()
+    resource = PlaybookResource.objects.create(
+        playbook=playbook, title="Quick-start", kind="guide", url="https://example.com/q"
+    )
+    return {
+        "group_id": group.pk,
+        "session_id": session.pk,
+        "access_id": PortalAccess.objects.get(user=world.client).pk,
+        "playbook_id": playbook.pk,
+        "playbook_milestone_id": playbook.milestones.order_by("pk")[0].pk,
+        "playbook_task_id": playbook.tasks.order_by("pk")[0].pk,
+        "playbook_resource_id": resource.pk,
+    }
+
+
+def _steps_objects(world: World) -> int:
+    """A scheduled kickoff (both sides attend) and one requirement item; returns the item's pk."""
+    from onboarding.models import RequirementItem
+    from onboarding.services import kickoff as kickoff_services
+
+    vendor = Contact.objects.create(
+        onboarding=world.onboarding, side="vendor", name="Vendor CSM", email=world.csm.email
+    )
+    kickoff_services.schedule_kickoff(
+        world.onboarding,
+        {
+            "date": world.tenant.local_today() + dt.timedelta(days=10),
+            "time": dt.time(10),
+            "duration_minutes": 60,
+            "location": "",
+            "attendees": [world.contact.pk, vendor.pk],
+        },
+        None,
+        world.csm,
+    )
+    return RequirementItem.objects.create(
+        onboarding=world.onboarding, category="integration", title="ERP export"
+    ).pk
 
 
 def _dual_role_user(*, client_of: Side, admin_of: Side) -> User:
@@ -341,6 +403,29 @@ OBJECT_KWARGS: dict[str, ObjectKwarg] = {
         "TaskAttachment pk", lambda s, r: str(s.attachment_pk), UNKNOWN_INT
     ),
     "resource_id": ObjectKwarg("TrainingResource pk", lambda s, r: str(s.resource_pk), UNKNOWN_INT),
+    "contact_id": ObjectKwarg(
+        "Contact pk (a stakeholder of the onboarding)",
+        lambda s, r: str(s.world.contact.pk),
+        UNKNOWN_INT,
+    ),
+    "requirement_id": ObjectKwarg(
+        "RequirementItem pk", lambda s, r: str(s.requirement_pk), UNKNOWN_INT
+    ),
+    "milestone_id": ObjectKwarg(
+        "Milestone pk", lambda s, r: str(s.world.milestone.pk), UNKNOWN_INT
+    ),
+    **{
+        name: ObjectKwarg(what, lambda s, r, name=name: str(s.delivery[name]), UNKNOWN_INT)
+        for name, what in (
+            ("group_id", "TrainingGroup pk"),
+            ("session_id", "TrainingSession pk"),
+            ("access_id", "PortalAccess pk (a stakeholder's invitation)"),
+            ("playbook_id", "Playbook pk"),
+            ("playbook_milestone_id", "PlaybookMilestone pk"),
+            ("playbook_task_id", "PlaybookTask pk"),
+            ("playbook_resource_id", "PlaybookResource pk"),
+        )
+    },
     "key_contact_id": ObjectKwarg(
         "KeyContact pk (tenant settings)", lambda s, r: str(s.key_contact_pk), UNKNOWN_INT
     ),
@@ -383,6 +468,8 @@ NOT_OBJECT_KWARGS: dict[str, tuple[str, str]] = {
     # that prove possession of a mailbox, not ids; the reset's user id is `uidb36` above. The same
     # bogus key is sent with the foreign and the unknown user id.
     "key": ("0-bogus-key", "allauth secret key"),
+    # a phase-checklist item key from onboarding/checklists.py: a fixed vocabulary, not an id.
+    "item_key": ("timeline-agreed", "phase-checklist item key"),
     # admin app index: one of the fixed app labels in the pattern's regex.
     "app_label": ("onboarding", "admin app label"),
     # admin catch-all for unknown admin URLs: an arbitrary path.
