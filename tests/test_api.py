@@ -69,3 +69,12 @@ def test_task_list_query_count_is_flat(db):
         assert response.status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_the_api_cannot_skip_the_handoff_gate_or_the_close_review(tenant_a):
+    client = client_for(tenant_a, tenant_a.csm)
+    url = f"/api/v1/onboardings/{tenant_a.onboarding.pk}/"
+    for status in ("kickoff", "closed"):
+        response = client.patch(url, {"status": status}, content_type="application/json")
+        assert response.status_code == 200
+        assert response.json()["status"] == "pre_kickoff"

@@ -36,7 +36,8 @@ class OnboardingSerializer(serializers.ModelSerializer):
             "tasks_done",
             "tasks_blocked",
         ]
-        read_only_fields = ["crm_source", "crm_record_id"]
+        # The phase moves only through services.phases (the handoff gate) and the close review.
+        read_only_fields = ["status", "crm_source", "crm_record_id"]
 
 
 def _same_onboarding(model):
