@@ -151,16 +151,21 @@ class Command(BaseCommand):
 
     # --- Timing ------------------------------------------------------------------------------
 
-    def _time(self, fn: Callable[[], object], reset: Callable[[], None] | None = None):
-        """Median wall-clock seconds of `fn` over the repeats; `reset` runs untimed before each."""
-        times, result = [], None
+    def _rounds(self, steps: list[tuple[str, Callable[[], object]]]) -> dict[str, tuple]:
+        """Run the steps in turn, `repeat` rounds, so that every side of a ratio sees the same
+        load; steps named with a leading "-" are untimed (resets). Median seconds per step."""
+        times: dict[str, list[float]] = {}
+        results: dict[str, object] = {}
         for _ in range(self.repeat):
-            if reset:
-                reset()
-            t0 = time.perf_counter()
-            result = fn()
-            times.append(time.perf_counter() - t0)
-        return statistics.median(times), result
+            for name, fn in steps:
+                t0 = time.perf_counter()
+                results[name] = fn()
+                times.setdefault(name, []).append(time.perf_counter() - t0)
+        return {
+            name: (statistics.median(values), results[name])
+            for name, values in times.items()
+            if not name.startswith("-")
+        }
 
     def _scalar(self, sql: str, params=()) -> object:
         with connection.cursor() as cursor:
@@ -468,14 +473,23 @@ class Command(BaseCommand):
 
         for sql in (tasks_sql, inputs_sql, select_sql):  # warm the cache for every side
             self._scalar(sql, params)
-        tasks_base, _ = self._time(lambda: self._scalar(tasks_sql, params))
-        inputs_base, _ = self._time(lambda: self._scalar(inputs_sql, params))
         with connection.cursor() as cursor:
             cursor.execute(inputs_sql, params)
             input_rows = cursor.fetchone()[1]
-        compute, _ = self._time(select_only)
-        job, written = self._time(lambda: compute_health(tenant, self.today), reset=clear)
-        rerun, again = self._time(lambda: compute_health(tenant, self.today))
+        timed = self._rounds(
+            [
+                ("tasks", lambda: self._scalar(tasks_sql, params)),
+                ("inputs", lambda: self._scalar(inputs_sql, params)),
+                ("select", select_only),
+                ("-clear", clear),
+                ("job", lambda: compute_health(tenant, self.today)),
+                ("rerun", lambda: compute_health(tenant, self.today)),
+            ]
+        )
+        tasks_base, inputs_base = timed["tasks"][0], timed["inputs"][0]
+        compute = timed["select"][0]
+        job, written = timed["job"]
+        rerun, again = timed["rerun"]
         self.say(
             f"  {written:,} scores in {job:.2f} s (computing alone {compute:.2f} s); "
             f"tasks aggregate {tasks_base:.2f} s, all inputs {inputs_base:.2f} s; "
@@ -543,8 +557,15 @@ class Command(BaseCommand):
                 return build_digests(tenant, self.today)
 
         due_rows = self._scalar(baseline_sql, [tenant.pk, soon_to])
-        base, _ = self._time(lambda: self._scalar(baseline_sql, [tenant.pk, soon_to]))
-        job, items = self._time(build, reset=clear)
+        timed = self._rounds(
+            [
+                ("base", lambda: self._scalar(baseline_sql, [tenant.pk, soon_to])),
+                ("-clear", clear),
+                ("job", build),
+            ]
+        )
+        base = timed["base"][0]
+        job, items = timed["job"]
         self.digests = self._count(ReminderDigest, tenant)
         plan = self._plan(baseline_sql, [tenant.pk, soon_to])
         self.say(
