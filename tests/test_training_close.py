@@ -549,12 +549,6 @@ def test_no_code_path_closes_an_onboarding_but_the_close_review():
     assert set(callers) == {"onboarding/services/close_review.py"}, callers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Needs the lead: OnboardingSerializer.status is writable, so PATCH /api/v1/onboardings/"
-    "<id>/ {'status': 'closed'} closes without a review. Make it read-only (or refuse 'closed'), "
-    "then remove this marker.",
-)
 def test_the_api_cannot_close_an_onboarding(tenant_a):
     api = client_for(tenant_a, tenant_a.csm)
     response = api.patch(
