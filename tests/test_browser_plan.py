@@ -2,8 +2,9 @@
 
 The CSM signs in with email and password, opens step 4 of an onboarding, and without leaving the
 page: sets a task to blocked (first without a reason: the error appears next to the field), makes
-a task depend on another, and moves a due date while shifting the tasks that depend on it. The
-page never navigates (one navigation entry, and a value set on `window` survives every edit).
+a task depend on another, moves a due date while shifting the tasks that depend on it, and adds
+an internal note. The page never navigates (one navigation entry, and a value set on `window`
+survives every edit). axe-core finds no serious or critical violation in any of those states.
 
 Every page runs under the product's CSP; a console error, an uncaught exception or a CSP
 violation fails the test. Screenshots go to artifacts/ (gitignored).
@@ -114,6 +115,17 @@ def _plan(world):
     return milestone, sandbox, sso, pilot, export, train
 
 
+def _blocking(axe, page, label: str) -> list[str]:
+    results = axe.run(page)
+    assert results.response["passes"], f"{label}: axe ran no rule"
+    return [
+        f"{label}: {v['id']} ({v['impact']}) {v['help']}: "
+        + "; ".join(", ".join(map(str, n["target"])) for n in v["nodes"][:5])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 def _db(world, read):
     """Run a read in its own thread: Playwright's sync API keeps an event loop in this one, and
     Django refuses database calls from a thread with a running loop."""
@@ -143,6 +155,9 @@ def test_a_csm_edits_the_plan_in_place(sync_api, live_server, settings):
     ARTIFACTS.mkdir(exist_ok=True)
     console = ConsoleWatch()
     expect = sync_api.expect
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe, a11y = Axe(), []
 
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -162,6 +177,7 @@ def test_a_csm_edits_the_plan_in_place(sync_api, live_server, settings):
             page.evaluate("window.__stillHere = 'plan page'")
             page.locator(f"#milestone-{milestone.pk}").scroll_into_view_if_needed()
             page.screenshot(path=ARTIFACTS / "plan-editor.png", full_page=True)
+            a11y += _blocking(axe, page, "plan page")
 
             def same_page() -> None:
                 assert page.evaluate("window.__stillHere") == "plan page", "the page reloaded"
@@ -178,6 +194,7 @@ def test_a_csm_edits_the_plan_in_place(sync_api, live_server, settings):
             error = page.locator(f"#edit-task-{export.pk}-blocked_reason-error")
             expect(error).to_have_text("Say what blocks the task.")
             page.screenshot(path=ARTIFACTS / "plan-blocked-needs-reason.png", full_page=False)
+            a11y += _blocking(axe, page, "task form refused")
             page.locator(f"#task-{export.pk} form").get_by_label(
                 "If blocked: what blocks it?"
             ).fill("Waiting for the legacy vendor's export")
@@ -217,6 +234,7 @@ def test_a_csm_edits_the_plan_in_place(sync_api, live_server, settings):
             expect(form.locator("[data-testid=dependents]")).to_contain_text("Train the admins")
             form.get_by_label("New due date").fill("2026-12-10")
             page.screenshot(path=ARTIFACTS / "plan-move-date.png", full_page=False)
+            a11y += _blocking(axe, page, "date form")
             form.get_by_role("button", name="Move date").click()
             expect(page.locator("#plan-status")).to_contain_text("3 dependent tasks shifted too")
             expect(page.locator(f"#task-{sso.pk} [data-testid=due]")).to_have_text("Dec 13, 2026")
@@ -245,6 +263,7 @@ def test_a_csm_edits_the_plan_in_place(sync_api, live_server, settings):
             expect(page.locator(f"#task-{sso.pk}-comment-count")).to_have_text("1")
             panel.scroll_into_view_if_needed()
             page.screenshot(path=ARTIFACTS / "plan-comments.png", full_page=False)
+            a11y += _blocking(axe, page, "comments open")
             panel.get_by_role("link", name="Close").click()
             expect(page.locator(f"#task-{sso.pk}-comments")).to_be_empty()
             same_page()
@@ -255,7 +274,9 @@ def test_a_csm_edits_the_plan_in_place(sync_api, live_server, settings):
             page.screenshot(path=ARTIFACTS / "plan-phone.png", full_page=False)
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"the plan scrolls sideways on a phone ({width}px)"
+            a11y += _blocking(axe, page, "phone")
         finally:
             browser.close()
 
     assert console.errors == [], "\n".join(console.errors)
+    assert a11y == [], "\n".join(a11y)

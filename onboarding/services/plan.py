@@ -75,6 +75,7 @@ __all__ = [
     "plan_board",
     "refresh_milestone",
     "set_dependencies",
+    "validate_prerequisites",
 ]
 
 
@@ -213,7 +214,7 @@ def open_dependents(task: Task) -> list[Task]:
     )
 
 
-def _validated_prerequisites(task: Task, depends_on: Iterable[Task | int]) -> list[int]:
+def validate_prerequisites(task: Task, depends_on: Iterable[Task | int]) -> list[int]:
     """Ids of the prerequisites, all tasks of the same onboarding, no loop. Raises otherwise.
 
     Another onboarding's task (or another tenant's: the scoped manager cannot see it) answers
@@ -276,7 +277,7 @@ def set_dependencies(
     expected_version raises StaleVersion.
     """
     _lock_open(task.onboarding)
-    wanted = _validated_prerequisites(task, depends_on)
+    wanted = validate_prerequisites(task, depends_on)
     bumped = Task.objects.filter(pk=task.pk)
     if expected_version is not None:
         bumped = bumped.filter(version=expected_version)
@@ -424,7 +425,7 @@ def edit_task(
     _lock_open(onboarding)
     changes = {k: v for k, v in changes.items() if k in _TASK_FIELDS}
     _check_refs(onboarding, {"owner_side": task.owner_side, **changes})
-    wanted = _validated_prerequisites(task, depends_on) if depends_on is not None else None
+    wanted = validate_prerequisites(task, depends_on) if depends_on is not None else None
     if "due_date" in changes:
         _check_shift(task.due_date, changes["due_date"])
     before = Task(**{f.attname: getattr(task, f.attname) for f in Task._meta.concrete_fields})

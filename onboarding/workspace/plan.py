@@ -153,6 +153,11 @@ def _closed(request: HttpRequest, onboarding: Onboarding) -> HttpResponse:
     )
 
 
+def _posted(request: HttpRequest):
+    """The form data of a POST (even an empty one, so it shows its errors), else None."""
+    return request.POST if request.method == "POST" else None
+
+
 def _apply_errors(form: forms.Form, error: ValidationError) -> None:
     """Put a service's ValidationError next to the field it names (or above the form)."""
     if hasattr(error, "error_dict"):
@@ -399,7 +404,7 @@ def task_delete(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpR
     if onboarding.status == Onboarding.Status.CLOSED:
         return _closed(request, onboarding)
     dependents = plan.direct_dependents(task)
-    form = ConfirmForm(request.POST or None, initial={"confirm": True})
+    form = ConfirmForm(_posted(request), initial={"confirm": True})
     if request.method == "POST" and form.is_valid():
         try:
             plan.delete_task(task, by=request.user, confirm_dependents=True)
@@ -495,7 +500,7 @@ def milestone_add(request: HttpRequest, onboarding_id: int) -> HttpResponse:
     onboarding = _onboarding_or_404(onboarding_id)
     if onboarding.status == Onboarding.Status.CLOSED:
         return _closed(request, onboarding)
-    form = MilestoneForm(request.POST or None, auto_id="add-milestone-%s")
+    form = MilestoneForm(_posted(request), auto_id="add-milestone-%s")
     if request.method == "POST":
         if form.is_valid():
             try:
@@ -568,7 +573,7 @@ def milestone_delete(request: HttpRequest, onboarding_id: int, milestone_id: int
     milestone = _milestone_or_404(onboarding, milestone_id)
     if onboarding.status == Onboarding.Status.CLOSED:
         return _closed(request, onboarding)
-    form = ConfirmForm(request.POST or None, initial={"confirm": True})
+    form = ConfirmForm(_posted(request), initial={"confirm": True})
     if request.method == "POST" and form.is_valid():
         try:
             loose = plan.delete_milestone(milestone, by=request.user)
