@@ -623,6 +623,7 @@ def test_the_milestone_calendar_updates_moved_and_cancels_removed_milestones(ten
 
     with tenant_context(tenant_a.tenant):
         milestones = list(tenant_a.onboarding.milestones.order_by("position", "due_date", "id"))
+    assert url(tenant_a, "milestones-calendar") in csm.get(url(tenant_a, "stakeholders")).text
     calendars = parse(csm.get(url(tenant_a, "milestones-calendar")).content)
     assert [str(c["METHOD"]) for c in calendars] == ["REQUEST"] * len(milestones)
     uids = [str(event_of(c)["UID"]) for c in calendars]
