@@ -793,3 +793,56 @@ def test_ids_of_another_onboarding_answer_404(world, csm):
     ):
         assert csm.post(url(world, name, **kwargs), {"confirm": "True"}).status_code == 404, name
     assert snapshot(world) == before
+
+
+# --- Two editors at the same moment -------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_dependency_edits_cannot_make_a_loop_together():
+    """A waits for B in one request, B for A in another, at the same moment: each check alone
+    sees no loop. The onboarding row lock makes the second check see the first one's edge."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (SQLite serialises writers on its own)")
+    import threading
+    import time
+    from unittest import mock
+
+    from django.db import connections
+
+    world = build_world("race")
+    a, b = new_task(world, "A"), new_task(world, "B")
+    real_edges = plan.dependency_edges
+
+    def slow_edges(onboarding):  # widen the window between reading the graph and writing
+        edges = real_edges(onboarding)
+        time.sleep(0.5)
+        return edges
+
+    outcomes: dict[str, str] = {}
+
+    def edit(name, task, prerequisite, delay):
+        time.sleep(delay)
+        try:
+            with tenant_context(world.tenant):
+                plan.set_dependencies(fresh(world, task), [prerequisite], by=None)
+            outcomes[name] = "saved"
+        except ValidationError as exc:
+            outcomes[name] = " ".join(exc.messages)
+        finally:
+            connections.close_all()
+
+    with mock.patch.object(plan, "dependency_edges", slow_edges):
+        threads = [
+            threading.Thread(target=edit, args=("first", a, b.pk, 0)),
+            threading.Thread(target=edit, args=("second", b, a.pk, 0.1)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    assert outcomes["first"] == "saved"
+    assert "loop" in outcomes["second"]
+    with tenant_context(world.tenant):
+        edges = TaskDependency.objects.filter(task__in=[a, b]).values_list("task", "depends_on")
+        assert list(edges) == [(a.pk, b.pk)]
