@@ -18,6 +18,8 @@ class OnboardingAdmin(admin.ModelAdmin):
     list_filter = ("tenant", "model", "status")
     list_select_related = ("tenant",)
     raw_id_fields = ("customer", "owner", "playbook")
+    # The phase moves through the handoff gate and the close review, not by editing this field.
+    readonly_fields = ("status",)
 
 
 @admin.register(Task)

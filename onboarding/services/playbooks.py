@@ -19,6 +19,7 @@ from onboarding.models import (
     PlaybookTask,
     Task,
     TaskDependency,
+    TrainingResource,
 )
 from portal.tenancy.context import tenant_context
 
@@ -144,5 +145,17 @@ def start_onboarding(
         for t in template_tasks
         for key in t.depends_on_keys
         if key in task_by_key
+    )
+    # The playbook's training material, copied: later playbook edits leave this onboarding alone.
+    TrainingResource.objects.bulk_create(
+        TrainingResource(
+            onboarding=onboarding,
+            title=r.title,
+            kind=r.kind,
+            url=r.url,
+            audience=r.audience,
+            position=r.position,
+        )
+        for r in playbook.resources.all()
     )
     return onboarding
