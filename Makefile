@@ -6,6 +6,7 @@
 #   make lint    ruff check + ruff format --check
 #   make fmt     ruff check --fix + ruff format
 #   make lock    regenerate requirements.lock from a fresh venv
+#   make bench   benchmarks on PostgreSQL (DATABASE_URL); figures in docs/benchmarks.md
 #   make clean   remove caches and collected static files (distclean: also .venv and var/)
 #
 # The virtualenv is built by the first Python >= 3.12 found (see FIND_PYTHON below);
@@ -62,7 +63,7 @@ ifeq ($(VENV_STALE),yes)
 .PHONY: $(STAMP)
 endif
 
-.PHONY: help venv .venv which-python assets run test lint fmt lock clean distclean
+.PHONY: help venv .venv which-python assets run test bench lint fmt lock clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -107,6 +108,12 @@ run: $(STAMP) $(HTMX)
 test: $(STAMP) $(HTMX)
 	@mkdir -p var
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+BENCH_ARGS ?=
+bench: $(STAMP)
+	@test -n "$${DATABASE_URL:-}" || { echo "make bench needs DATABASE_URL=postgres://... of a database it may scratch" >&2; exit 1; }
+	$(VPY) manage.py migrate --noinput
+	$(VPY) manage.py bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

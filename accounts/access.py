@@ -10,6 +10,7 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
 
 from .models import Membership, Role
 
@@ -45,10 +46,12 @@ def member_required(*roles: str) -> Callable:
 
 
 def client_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed-in users of the portal; the signed-out go to the customer sign-in (by code)."""
+
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            return redirect_to_login(request.get_full_path(), reverse("sign-in-request"))
         return view(request, *args, **kwargs)
 
     return wrapper

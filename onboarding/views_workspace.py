@@ -22,6 +22,7 @@ from accounts.access import member_required
 from accounts.models import Role
 from onboarding import checklists
 from onboarding.health import health_panel
+from onboarding.metrics import nps_summary
 from onboarding.models import ActivityEntry, Onboarding, TouchModel
 from onboarding.selectors import engagement_summary, plan_tasks, training_progress
 from onboarding.selectors_portfolio import (
@@ -192,6 +193,7 @@ def onboarding_detail(request: HttpRequest, onboarding_id: int) -> HttpResponse:
         "engagement": engagement_summary(onboarding),
         "training": training_progress(onboarding),
         "health": health_panel(onboarding),
+        "nps": nps_summary(onboarding),
     }
     return render(request, "workspace/overview.html", context)
 

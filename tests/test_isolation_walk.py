@@ -391,6 +391,8 @@ def _reminders():
 
 
 UNKNOWN_INT = "999999999"
+# Where the signed-out are sent: the team's password sign-in, or the customers' code sign-in.
+SIGN_IN_PAGES = ("/accounts/login/", "/sign-in/")
 UNKNOWN_TOKEN = secrets.token_urlsafe(32)
 
 OBJECT_KWARGS: dict[str, ObjectKwarg] = {
@@ -733,7 +735,7 @@ def test_foreign_ids_answer_like_unknown_ids(ab, route):
             assert_nothing_of(b, body_of(got), f"{actor} GET {own}")
             if (route.name, actor) in OWN_DATA_SHOWN:
                 assert a.world.marker in body_of(got).decode(), f"{actor} GET {own}"
-            to_login = got.get("Location", "").startswith("/accounts/login/")
+            to_login = got.get("Location", "").startswith(SIGN_IN_PAGES)
             reached[actor] = got.status_code < 400 and not to_login and actor != "anonymous"
         assert any(reached.values()), f"no signed-in actor reaches {own}"
 
@@ -1173,7 +1175,7 @@ def test_a_session_from_one_host_is_anonymous_on_every_other(ab, actor):
         for path in ("/app/", "/portal/", f"/app/onboardings/{b.world.onboarding.pk}/"):
             got = on_b.get(path)
             assert got.status_code == 302, (host, path, got.status_code)
-            assert got["Location"].startswith("/accounts/login/"), got["Location"]
+            assert got["Location"].startswith(SIGN_IN_PAGES), got["Location"]
         for path in ("/api/v1/onboardings/", f"/api/v1/tasks/{b.world.task.pk}/"):
             got = on_b.get(path)
             assert got.status_code == 403, (host, path, got.status_code)

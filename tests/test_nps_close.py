@@ -185,3 +185,18 @@ def test_answers_show_in_the_portal_on_the_onboarding_and_in_metrics(
         mail.outbox.clear()
         send_nps_requests(world.tenant, world.onboarding.pk)
     assert nps_mails() == [ACTIVE[1]]
+
+
+def test_the_onboarding_overview_shows_nps_answers(tenant_a):
+    from onboarding.models import NpsResponse
+    from portal.tenancy.context import tenant_context
+    from tests.conftest import client_for
+
+    with tenant_context(tenant_a.tenant):
+        Onboarding.objects.filter(pk=tenant_a.onboarding.pk).update(status="closed")
+        NpsResponse.objects.create(
+            onboarding=tenant_a.onboarding, user=tenant_a.client, score=9, comment="Smooth start"
+        )
+    page = client_for(tenant_a, tenant_a.csm).get(f"/app/onboardings/{tenant_a.onboarding.pk}/")
+    assert page.status_code == 200
+    assert "NPS at close" in page.text and "Smooth start" in page.text and "NPS 100" in page.text
