@@ -275,6 +275,27 @@ def test_a_csm_edits_the_plan_in_place(sync_api, live_server, settings):
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"the plan scrolls sideways on a phone ({width}px)"
             a11y += _blocking(axe, page, "phone")
+
+            # Without JavaScript the same links and forms are pages, POSTs and redirects.
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 900}, java_script_enabled=False
+            )
+            context.add_cookies(page.context.cookies())
+            plain = context.new_page()
+            console.attach(plain)
+            plain.goto(plan_url)
+            plain.locator(f"#task-{pilot.pk}").get_by_role(
+                "link", name=re.compile(r"^Edit")
+            ).click()
+            plain.wait_for_url(re.compile(rf"/tasks/{pilot.pk}/edit/$"))
+            plain.get_by_label("Status").select_option("in_progress")
+            plain.screenshot(path=ARTIFACTS / "plan-no-js-edit.png", full_page=False)
+            plain.get_by_role("button", name="Save task").click()
+            plain.wait_for_url(plan_url + f"#task-{pilot.pk}")
+            expect(plain.locator(".flash")).to_contain_text("Saved “Run the pilot”.")
+            expect(plain.locator(f"#task-{pilot.pk} [data-testid=status]")).to_have_text(
+                "In progress"
+            )
         finally:
             browser.close()
 
