@@ -36,6 +36,7 @@ from onboarding.selectors import (
     client_task_page,
     portal_page,
 )
+from onboarding.services import comments as comment_services
 from onboarding.services import portal as portal_services
 from onboarding.services.portal import NotAllowed
 from onboarding.services.tasks import StaleVersion
@@ -279,7 +280,8 @@ def task_comment(request: HttpRequest, onboarding_id: int, task_id: int) -> Http
     form = CommentForm(request.POST)
     if form.is_valid():
         try:
-            portal_services.add_comment(request.user, task, form.cleaned_data["body"])
+            # The portal's rules, an activity entry, and the owning CSM told by email.
+            comment_services.add_client_comment(request.user, task, form.cleaned_data["body"])
         except NotAllowed as exc:
             raise Http404 from exc
         except ValidationError as exc:

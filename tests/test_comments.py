@@ -133,11 +133,6 @@ def test_a_client_comment_emails_the_owning_csm(world, task, django_capture_on_c
         assert world.onboarding.activity.filter(text__contains="in the portal").exists()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs onboarding/views_portal.task_comment to call services.comments."
-    "add_client_comment instead of services.portal.add_comment (the lead's file)",
-)
 def test_a_comment_posted_in_the_portal_emails_the_owning_csm(
     world, task, django_capture_on_commit_callbacks
 ):
