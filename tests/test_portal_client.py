@@ -788,3 +788,29 @@ def test_portal_page_queries_do_not_grow_with_comments_files_training_and_onboar
         response = client.get(url)
     assert response.status_code == 200 and "Kim Key" in response.text
     assert len(few) == len(many)
+
+
+def test_a_client_finishing_a_milestones_last_task_achieves_it(tenant_a):
+    world = tenant_a
+    from onboarding.models import Milestone
+    from onboarding.services.portal import client_update_task_status
+
+    with tenant_context(world.tenant):
+        milestone = Milestone.objects.create(
+            onboarding=world.onboarding, name="Client-only milestone", due_date=dt.date(2027, 1, 5)
+        )
+        task = Task.objects.create(
+            onboarding=world.onboarding,
+            milestone=milestone,
+            title="Only task",
+            owner_side="customer",
+            owner_contact=world.contact,
+            due_date=dt.date(2027, 1, 4),
+        )
+        client_update_task_status(world.client, task, status="complete")
+        milestone.refresh_from_db()
+        assert milestone.achieved_at is not None
+        task.refresh_from_db()
+        client_update_task_status(world.client, task, status="in_progress")
+        milestone.refresh_from_db()
+        assert milestone.achieved_at is None

@@ -71,5 +71,13 @@ def update_task(
         raise StaleVersion(Task.objects.get(pk=task.pk))
     if depends_on is not None:
         task.depends_on.set(depends_on)
+    previous_milestone = task.milestone_id
     task.refresh_from_db()
+    if "status" in changes or "milestone" in changes or "milestone_id" in changes:
+        # A milestone is achieved when its tasks are done, whoever finishes the last one (the
+        # CSM in the workspace, the client in the portal, a script through the API).
+        from onboarding.services.plan import refresh_milestone
+
+        for milestone_id in {previous_milestone, task.milestone_id} - {None}:
+            refresh_milestone(milestone_id)
     return task
