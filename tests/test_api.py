@@ -78,3 +78,23 @@ def test_the_api_cannot_skip_the_handoff_gate_or_the_close_review(tenant_a):
         response = client.patch(url, {"status": status}, content_type="application/json")
         assert response.status_code == 200
         assert response.json()["status"] == "pre_kickoff"
+
+
+def test_the_api_refuses_a_dependency_loop(tenant_a):
+    from onboarding.models import Task
+    from portal.tenancy.context import tenant_context
+
+    client = client_for(tenant_a, tenant_a.csm)
+    with tenant_context(tenant_a.tenant):
+        first, second = list(tenant_a.onboarding.tasks.order_by("pk")[:2])
+        Task.depends_on.through.objects.filter(task__in=[first, second]).delete()
+    ok = client.patch(
+        f"/api/v1/tasks/{second.pk}/", {"depends_on": [first.pk]}, content_type="application/json"
+    )
+    assert ok.status_code == 200
+    loop = client.patch(
+        f"/api/v1/tasks/{first.pk}/", {"depends_on": [second.pk]}, content_type="application/json"
+    )
+    assert loop.status_code == 400 and "depends_on" in loop.json()
+    with tenant_context(tenant_a.tenant):
+        assert not first.depends_on.filter(pk=second.pk).exists()

@@ -36,8 +36,21 @@ def create_task(onboarding: Onboarding, *, depends_on: list[Task] | None = None,
         task.blocked_on = current_tenant().local_today()
     task.save()
     if depends_on:
+        from onboarding.services.plan import validate_prerequisites  # plan imports this module
+
+        validate_prerequisites(task, depends_on)
         task.depends_on.set(depends_on)
+    _refresh_milestones({task.milestone_id})
     return task
+
+
+def _refresh_milestones(milestone_ids: set[int | None]) -> None:
+    """A milestone is achieved when its tasks are done, whoever finishes the last one (the CSM in
+    the workspace, the client in the portal, a script through the API)."""
+    from onboarding.services.plan import refresh_milestone
+
+    for milestone_id in milestone_ids - {None}:
+        refresh_milestone(milestone_id)
 
 
 @transaction.atomic
@@ -70,14 +83,12 @@ def update_task(
     if qs.update(version=F("version") + 1, **changes) != 1:
         raise StaleVersion(Task.objects.get(pk=task.pk))
     if depends_on is not None:
+        from onboarding.services.plan import validate_prerequisites  # plan imports this module
+
+        validate_prerequisites(task, depends_on)
         task.depends_on.set(depends_on)
     previous_milestone = task.milestone_id
     task.refresh_from_db()
-    if "status" in changes or "milestone" in changes or "milestone_id" in changes:
-        # A milestone is achieved when its tasks are done, whoever finishes the last one (the
-        # CSM in the workspace, the client in the portal, a script through the API).
-        from onboarding.services.plan import refresh_milestone
-
-        for milestone_id in {previous_milestone, task.milestone_id} - {None}:
-            refresh_milestone(milestone_id)
+    if {"status", "milestone", "milestone_id"} & set(changes):
+        _refresh_milestones({previous_milestone, task.milestone_id})
     return task
