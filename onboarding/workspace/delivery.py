@@ -218,8 +218,12 @@ def _edit(
     if refused := _refuse_if_closed(request, onboarding, back):
         return refused
     if request.POST.get("action") == "delete":
-        delete(request.user)
-        messages.success(request, deleted)
+        try:
+            delete(request.user)
+        except ValidationError as exc:  # e.g. the onboarding was closed a moment ago
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, deleted)
         return redirect(back)
     if form.is_valid():
         try:
