@@ -5,6 +5,7 @@ from django.test import Client
 
 from portal import celery_app
 from portal.tenancy.context import no_tenant
+from tests.browser import CHROMIUM
 from tests.factories import World, build_world
 
 
@@ -49,3 +50,11 @@ def client_for(world: World, user=None) -> Client:
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def sync_api():
+    """Playwright's sync API for the browser tests; they skip where Chromium is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    return pytest.importorskip("playwright.sync_api")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -33,29 +32,13 @@ from onboarding.services import portal as portal_services
 from onboarding.services.invitations import invite_contact
 from onboarding.services.playbooks import start_onboarding
 from portal.tenancy.context import tenant_context
+from tests.browser import ARTIFACTS, DESKTOP, PHONE, launch
 from tests.factories import PASSWORD, build_world
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 BLOCKING = {"serious", "critical"}
-SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
-
-
-@pytest.fixture
-def sync_api():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    return pytest.importorskip("playwright.sync_api")
+SIZES = {"desktop": DESKTOP, "phone": PHONE}
 
 
 def blocking_violations(axe, page, label: str, minor: list[str] | None = None) -> list[str]:
@@ -152,7 +135,6 @@ def test_portal_and_workspace_pages_have_no_serious_or_critical_violations(
     ob = f"{origin}/portal/o/{world.onboarding.pk}/"
     closed = f"{origin}/portal/o/{ids['closed']}/"
 
-    ARTIFACTS.mkdir(exist_ok=True)
     axe = Axe()
     problems: list[str] = []
     minor: list[str] = []
@@ -165,7 +147,7 @@ def test_portal_and_workspace_pages_have_no_serious_or_critical_violations(
         page.screenshot(path=ARTIFACTS / f"a11y-{name}.png", full_page=True)
 
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(pw)
         try:
             for (size, viewport), link in zip(SIZES.items(), links, strict=True):
                 page = browser.new_context(viewport=viewport).new_page()

@@ -22,21 +22,11 @@ from PIL import Image, ImageDraw
 
 from accounts.branding import text_colour_on
 from accounts.services import issue_sign_in_link
-from tests.factories import PASSWORD, build_world
+from tests.browser import ARTIFACTS, DESKTOP, PHONE, ConsoleWatch, launch, sign_in
+from tests.factories import build_world
 
 pytestmark = pytest.mark.browser
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO_ROOT / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 PORTAL_NAME = "Acme Launchpad"
 BRAND = "#7c3aed"  # violet; the default brand is #1f4e79
@@ -56,13 +46,6 @@ CONTACT_NAME = "Priya Natarajan"
 def _rgb(hex_colour: str) -> str:
     r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgb({r}, {g}, {b})"
-
-
-@pytest.fixture
-def sync_api():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    return pytest.importorskip("playwright.sync_api")
 
 
 def _logo(path: Path) -> Path:
@@ -87,26 +70,6 @@ def _photo(path: Path) -> Path:
     return path
 
 
-class ConsoleWatch:
-    """Every console error and uncaught exception of a page, in any of its frames."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def attach(self, page) -> None:
-        page.on("console", self._console)
-        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-
-    def _console(self, message) -> None:
-        if message.type != "error":
-            return
-        # Chromium asks every host for /favicon.ico on its own; the product serves none yet
-        # (reported to the lead). Nothing a page of ours asked for is excused.
-        if urlsplit(message.location.get("url", "")).path == "/favicon.ico":
-            return
-        self.errors.append(f"{message.type}: {message.text} @ {message.location}")
-
-
 def _image_loaded(locator) -> None:
     locator.wait_for(state="visible")
     loaded = locator.evaluate(
@@ -127,22 +90,17 @@ def test_an_admin_brands_the_tenant_and_the_client_portal_shows_it(
     client_link = issue_sign_in_link(world.tenant, world.client)
     assert client_link.startswith(f"{base}/portal/sign-in/")
     logo, photo = _logo(tmp_path / "logo.png"), _photo(tmp_path / "priya.jpg")
-    ARTIFACTS.mkdir(exist_ok=True)
     console = ConsoleWatch()
     expect = sync_api.expect
 
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(pw)
         try:
             admin = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
             console.attach(admin)
 
             # Sign in with email and password.
-            admin.goto(f"{base}/accounts/login/")
-            admin.fill("input[name=login]", world.admin.email)
-            admin.fill("input[name=password]", PASSWORD)
-            admin.locator("form button[type=submit]").first.click()
-            admin.wait_for_url(re.compile(r"/app/$"))
+            sign_in(admin, base, world.admin.email)
 
             # Branding: every edit shows in the live preview before anything is saved.
             admin.goto(f"{base}/app/settings/branding/")
@@ -231,7 +189,7 @@ def test_an_admin_brands_the_tenant_and_the_client_portal_shows_it(
             admin.screenshot(path=ARTIFACTS / "settings-domains.png", full_page=True)
 
             phone = browser.new_context(
-                viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+                viewport=PHONE, device_scale_factor=2, is_mobile=True
             ).new_page()
             console.attach(phone)
             phone.context.add_cookies(admin.context.cookies())
@@ -244,7 +202,7 @@ def test_an_admin_brands_the_tenant_and_the_client_portal_shows_it(
             assert overflow <= 0, f"the branding page scrolls sideways by {overflow}px"
 
             # The client user, in a browser of their own, signs in with the emailed link.
-            client = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            client = browser.new_context(viewport=DESKTOP).new_page()
             console.attach(client)
             client.goto(client_link)
             expect(client.get_by_role("heading", level=1)).to_have_text(f"Sign in to {PORTAL_NAME}")
@@ -258,7 +216,7 @@ def test_an_admin_brands_the_tenant_and_the_client_portal_shows_it(
         finally:
             browser.close()
 
-    assert console.errors == [], "\n".join(console.errors)
+    console.assert_clean()
 
 
 def _assert_branded_portal(page, expect) -> None:

@@ -9,7 +9,6 @@ Screenshots at desktop size and at 390x844 go to artifacts/ (gitignored).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -19,30 +18,10 @@ from accounts.services import issue_sign_in_link
 from onboarding.models import EngagementEvent, PortalAccess, Task, TrainingCompletion
 from onboarding.services.invitations import invite_contact
 from portal.tenancy.context import tenant_context
-from tests.factories import PASSWORD, build_world
+from tests.browser import ARTIFACTS, DESKTOP, PHONE, ConsoleWatch, launch, sign_in
+from tests.factories import build_world
 
 pytestmark = pytest.mark.browser
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO_ROOT / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-
-# Reported to the page's console by an init script (init scripts are not subject to the CSP).
-CSP_WATCH = """
-document.addEventListener('securitypolicyviolation', (e) => {
-  console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + e.blockedURI);
-});
-"""
 
 
 WIDE_ELEMENTS = """
@@ -58,52 +37,6 @@ WIDE_ELEMENTS = """
   return {width, scrollWidth: document.documentElement.scrollWidth, wide};
 }
 """
-
-
-@pytest.fixture
-def sync_api():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    return pytest.importorskip("playwright.sync_api")
-
-
-class ConsoleWatch:
-    """Collects console errors, uncaught exceptions and CSP violations of every page.
-
-    A refused form answers 400 on purpose, and Chromium logs any error status of a document or
-    resource; `expect_status` allows one such line for a URL the test sends there on purpose.
-    The browser's own favicon probe (no favicon is served) is ignored.
-    """
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-        self.allowed: list[tuple[str, int]] = []
-
-    def attach(self, context) -> None:
-        context.add_init_script(CSP_WATCH)
-        context.on("page", self._watch)
-
-    def expect_status(self, url_part: str, status: int) -> None:
-        self.allowed.append((url_part, status))
-
-    def _on_console(self, page, msg) -> None:
-        if msg.type != "error":
-            return
-        url = (msg.location or {}).get("url", "") or page.url
-        if url.endswith("/favicon.ico"):
-            return
-        for i, (part, status) in enumerate(self.allowed):
-            if part in url and f"status of {status}" in msg.text:
-                del self.allowed[i]
-                return
-        self.problems.append(f"{url}: {msg.text}")
-
-    def _watch(self, page) -> None:
-        page.on("console", lambda msg: self._on_console(page, msg))
-        page.on("pageerror", lambda exc: self.problems.append(f"{page.url}: {exc}"))
-
-    def assert_clean(self) -> None:
-        assert not self.problems, "console errors or CSP violations:\n" + "\n".join(self.problems)
 
 
 def rehost(url: str, slug: str) -> str:
@@ -148,11 +81,10 @@ def test_client_from_email_link_does_the_next_step_and_a_training_and_the_csm_se
     origin = f"http://alpha.localhost:{port}"
     onboarding_path = f"/portal/o/{alpha.onboarding.pk}/"
 
-    ARTIFACTS.mkdir(exist_ok=True)
     expect = sync_api.expect
     watch = ConsoleWatch()
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(pw)
         try:
             client_ctx = browser.new_context(viewport=DESKTOP)
             watch.attach(client_ctx)
@@ -238,11 +170,7 @@ def test_client_from_email_link_does_the_next_step_and_a_training_and_the_csm_se
             csm_ctx = browser.new_context(viewport=DESKTOP)
             watch.attach(csm_ctx)
             csm = csm_ctx.new_page()
-            csm.goto(f"{origin}/accounts/login/")
-            csm.locator('input[name="login"]').fill(alpha.csm.email)
-            csm.locator('input[name="password"]').fill(PASSWORD)
-            csm.locator('form button[type="submit"]').click()
-            csm.wait_for_url(f"{origin}/app/")
+            sign_in(csm, origin, alpha.csm.email)
             csm.goto(f"{origin}/app/onboardings/{alpha.onboarding.pk}/")
             expect(csm.locator("tr.status-complete", has_text=first.title)).to_have_count(1)
             expect(csm.locator("tr.status-blocked", has_text=second.title)).to_contain_text(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,63 +22,23 @@ from django.db import connections
 
 from onboarding.models import Milestone, Task, TaskDependency
 from portal.tenancy.context import tenant_context
-from tests.factories import PASSWORD, build_world
+from tests.browser import ARTIFACTS, DESKTOP, PHONE, REPO_ROOT, ConsoleWatch, launch, sign_in
+from tests.factories import build_world
 
 pytestmark = pytest.mark.browser
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO_ROOT / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
 HTMX = REPO_ROOT / "static" / "vendor" / "htmx.min.js"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-EXPECTED_REFUSAL = re.compile(
-    r"Failed to load resource: the server responded with a status of 40[09] \(.*\)"
-)
 PLAN_PATH = re.compile(r"/app/onboardings/\d+/plan/")
-# Reported by the page itself: Chromium also logs violations, but this names the directive.
-CSP_LISTENER = """
-document.addEventListener('securitypolicyviolation', e =>
-  console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + e.blockedURI));
-"""
 
 
 @pytest.fixture
-def sync_api():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+def sync_api(sync_api):
     if not HTMX.exists():
         pytest.skip(
             f"{HTMX.relative_to(REPO_ROOT)} is missing: the build copies it from npm "
             "(npm ci --no-audit --no-fund, then node_modules/htmx.org/dist/htmx.min.js)"
         )
-    return pytest.importorskip("playwright.sync_api")
-
-
-class ConsoleWatch:
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def attach(self, page) -> None:
-        page.add_init_script(CSP_LISTENER)
-        page.on("console", self._console)
-        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-
-    def _console(self, message) -> None:
-        if message.type != "error":
-            return
-        path = urlsplit(message.location.get("url", "")).path
-        if path == "/favicon.ico":
-            return  # Chromium asks for it on its own
-        if EXPECTED_REFUSAL.fullmatch(message.text) and PLAN_PATH.match(path):
-            return  # a form refused on purpose (400 errors, 409 conflict): Chromium logs those
-        self.errors.append(f"{message.text} @ {message.location}")
+    return sync_api
 
 
 def _plan(world):
@@ -152,24 +111,21 @@ def test_a_csm_edits_the_plan_in_place(sync_api, live_server, settings):
     milestone, sandbox, sso, pilot, export, train = _plan(world)
     base = f"http://mapco.localhost:{port}"
     plan_url = f"{base}/app/onboardings/{world.onboarding.pk}/plan/"
-    ARTIFACTS.mkdir(exist_ok=True)
     console = ConsoleWatch()
+    # A form refused on purpose (400 errors, 409 conflict): Chromium logs those.
+    console.allow_status(PLAN_PATH, 400, 409)
     expect = sync_api.expect
     from axe_playwright_python.sync_playwright import Axe
 
     axe, a11y = Axe(), []
 
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(pw)
         try:
-            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page = browser.new_context(viewport=DESKTOP).new_page()
             console.attach(page)
 
-            page.goto(f"{base}/accounts/login/")
-            page.fill("input[name=login]", world.csm.email)
-            page.fill("input[name=password]", PASSWORD)
-            page.locator("form button[type=submit]").first.click()
-            page.wait_for_url(re.compile(r"/app/$"))
+            sign_in(page, base, world.csm.email)
 
             page.goto(plan_url)
             expect(page.get_by_role("heading", name="Pilot live")).to_be_visible()
@@ -269,7 +225,7 @@ def test_a_csm_edits_the_plan_in_place(sync_api, live_server, settings):
             same_page()
 
             # Phone width: the rows fold into one column.
-            page.set_viewport_size({"width": 390, "height": 844})
+            page.set_viewport_size(PHONE)
             page.locator(f"#task-{sso.pk}").scroll_into_view_if_needed()
             page.screenshot(path=ARTIFACTS / "plan-phone.png", full_page=False)
             width = page.evaluate("document.documentElement.scrollWidth")
@@ -277,9 +233,7 @@ def test_a_csm_edits_the_plan_in_place(sync_api, live_server, settings):
             a11y += _blocking(axe, page, "phone")
 
             # Without JavaScript the same links and forms are pages, POSTs and redirects.
-            context = browser.new_context(
-                viewport={"width": 1280, "height": 900}, java_script_enabled=False
-            )
+            context = browser.new_context(viewport=DESKTOP, java_script_enabled=False)
             context.add_cookies(page.context.cookies())
             plain = context.new_page()
             console.attach(plain)
@@ -299,5 +253,5 @@ def test_a_csm_edits_the_plan_in_place(sync_api, live_server, settings):
         finally:
             browser.close()
 
-    assert console.errors == [], "\n".join(console.errors)
+    console.assert_clean()
     assert a11y == [], "\n".join(a11y)

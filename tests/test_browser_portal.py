@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import re
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -19,21 +18,11 @@ from django.core.management import call_command
 from django.db import connections
 
 from accounts.services import create_tenant
+from tests.browser import ARTIFACTS, REPO_ROOT, launch
 
 pytestmark = pytest.mark.browser
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 HUBSPOT_CSV = REPO_ROOT.parent / "shared" / "cases" / "hubspot-deals.csv"
-ARTIFACTS = REPO_ROOT / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 BRAND = "#0f766e"  # teal; the default brand is #1f4e79, so a match proves the tenant's colour
 BRAND_RGB = "rgb(15, 118, 110)"
@@ -48,12 +37,10 @@ def _rehost(url: str, slug: str) -> str:
 
 
 @pytest.fixture
-def sync_api():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+def sync_api(sync_api):
     if not HUBSPOT_CSV.exists():
         pytest.skip(f"{HUBSPOT_CSV} is missing")
-    return pytest.importorskip("playwright.sync_api")
+    return sync_api
 
 
 def test_invite_link_opens_northwinds_high_touch_plan_in_the_tenants_branded_portal(
@@ -77,12 +64,11 @@ def test_invite_link_opens_northwinds_high_touch_plan_in_the_tenants_branded_por
     link = _invite_link()
     assert re.fullmatch(rf"http://harbor\.localhost:{port}/portal/sign-in/[\w-]+/", link), link
 
-    ARTIFACTS.mkdir(exist_ok=True)
     expect = sync_api.expect
     # Playwright's sync API runs an event loop in this thread, so Django refuses ORM calls here
     # until it exits; _off_thread() runs a command in a thread of its own.
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(pw)
         try:
             desktop = browser.new_context(viewport={"width": 1280, "height": 800})
             page = desktop.new_page()

@@ -31,72 +31,10 @@ from icalendar import Calendar
 from onboarding.models import CloseReview, Customer, Onboarding, Playbook, Task, TrainingResource
 from onboarding.services.playbooks import start_onboarding
 from portal.tenancy.context import tenant_context
-from tests.factories import PASSWORD, build_world
+from tests.browser import ARTIFACTS, DESKTOP, ConsoleWatch, launch, sign_in
+from tests.factories import build_world
 
 pytestmark = pytest.mark.browser
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO_ROOT / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-DESKTOP = {"width": 1280, "height": 900}
-CSP_WATCH = """
-document.addEventListener('securitypolicyviolation', (e) => {
-  console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + e.blockedURI);
-});
-"""
-
-
-@pytest.fixture
-def sync_api():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    return pytest.importorskip("playwright.sync_api")
-
-
-class ConsoleWatch:
-    """Console errors, uncaught exceptions and CSP violations of every page of a context.
-
-    A refused form answers 400 on purpose and Chromium logs it; `expect_status` allows one such
-    line for a URL the walk sends there on purpose.
-    """
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-        self.allowed: list[tuple[str, int]] = []
-
-    def attach(self, context) -> None:
-        context.add_init_script(CSP_WATCH)
-        context.on("page", self._watch)
-
-    def expect_status(self, url_part: str, status: int) -> None:
-        self.allowed.append((url_part, status))
-
-    def _on_console(self, page, msg) -> None:
-        if msg.type != "error":
-            return
-        url = (msg.location or {}).get("url", "") or page.url
-        if url.endswith("/favicon.ico"):
-            return
-        for i, (part, status) in enumerate(self.allowed):
-            if part in url and f"status of {status}" in msg.text:
-                del self.allowed[i]
-                return
-        self.problems.append(f"{url}: {msg.text}")
-
-    def _watch(self, page) -> None:
-        page.on("console", lambda msg: self._on_console(page, msg))
-        page.on("pageerror", lambda exc: self.problems.append(f"{page.url}: {exc}"))
-
-    def assert_clean(self) -> None:
-        assert not self.problems, "console errors or CSP violations:\n" + "\n".join(self.problems)
 
 
 def step_url(name: str, **kwargs) -> str:
@@ -151,22 +89,17 @@ def test_a_csm_walks_one_onboarding_from_a_blocked_handoff_to_its_close(
     def day(n: int) -> str:
         return (today + dt.timedelta(days=n)).isoformat()
 
-    ARTIFACTS.mkdir(exist_ok=True)
     expect = sync_api.expect
     expect.set_options(timeout=10_000)
     watch = ConsoleWatch()
     mail.outbox.clear()
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(pw)
         try:
             context = browser.new_context(viewport=DESKTOP)
             watch.attach(context)
             page = context.new_page()
-            page.goto(f"{origin}/accounts/login/")
-            page.locator('input[name="login"]').fill(alpha.csm.email)
-            page.locator('input[name="password"]').fill(PASSWORD)
-            page.locator('form button[type="submit"]').click()
-            page.wait_for_url(f"{origin}/app/")
+            sign_in(page, origin, alpha.csm.email)
 
             # --- 1. Handoff: incomplete, so the move to kickoff is refused with the reason.
             handoff = step_url("handoff", onboarding_id=oid)
@@ -428,21 +361,16 @@ def test_an_admin_adjusts_a_playbook_and_running_onboardings_keep_their_plan(syn
     running_titles = in_db(
         alpha.tenant, lambda: sorted(alpha.onboarding.tasks.values_list("title", flat=True))
     )
-    ARTIFACTS.mkdir(exist_ok=True)
     expect = sync_api.expect
     expect.set_options(timeout=10_000)
     watch = ConsoleWatch()
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(pw)
         try:
             context = browser.new_context(viewport=DESKTOP)
             watch.attach(context)
             page = context.new_page()
-            page.goto(f"{origin}/accounts/login/")
-            page.locator('input[name="login"]').fill(alpha.admin.email)
-            page.locator('input[name="password"]').fill(PASSWORD)
-            page.locator('form button[type="submit"]').click()
-            page.wait_for_url(f"{origin}/app/")
+            sign_in(page, origin, alpha.admin.email)
 
             page.goto(origin + step_url("playbooks"))
             new = page.locator("#new form")
