@@ -10,9 +10,18 @@ from PIL import Image, ImageDraw
 
 from accounts.models import Role, Tenant, User
 from accounts.services import add_member, create_tenant, issue_sign_in_link
-from onboarding.models import Contact, Customer, FaqEntry, Playbook, Task, TrainingResource
+from onboarding.models import (
+    Contact,
+    Customer,
+    FaqEntry,
+    Onboarding,
+    Playbook,
+    Task,
+    TrainingResource,
+)
 from onboarding.services.handoff import update_handoff
 from onboarding.services.invitations import invite_contact
+from onboarding.services.plan import refresh_milestone
 from onboarding.services.playbooks import start_onboarding
 from portal.tenancy.context import tenant_context
 
@@ -55,11 +64,14 @@ HANDOFFS = {
     },
 }
 CUSTOMERS = [
-    # name, model, days since start, share of tasks complete, client contact
-    ("Globex Manufacturing", "high", 40, 0.45, ("Hank Scorpio", "hank@globex.example", "COO")),
-    ("Initech Software", "mid", 12, 0.2, ("Bill Lumbergh", "bill@initech.example", "VP Ops")),
-    ("Umbrella Retail", "low", 3, 0.0, ("Alice Abernathy", "alice@umbrella.example", "Owner")),
-]
+    # name, model, days since start, share of tasks complete, phase, client contact
+    ("Globex Manufacturing", "high", 40, 0.45, "setup",
+     ("Hank Scorpio", "hank@globex.example", "COO")),
+    ("Initech Software", "mid", 12, 0.2, "kickoff",
+     ("Bill Lumbergh", "bill@initech.example", "VP Ops")),
+    ("Umbrella Retail", "low", 3, 0.0, "pre_kickoff",
+     ("Alice Abernathy", "alice@umbrella.example", "Owner")),
+]  # fmt: skip
 
 
 def _logo_png(colour: str) -> bytes:
@@ -124,7 +136,7 @@ class Command(BaseCommand):
                     ]
                 )
             )
-            for name, model, age, share, (cname, cemail, crole) in CUSTOMERS:
+            for name, model, age, share, phase, (cname, cemail, crole) in CUSTOMERS:
                 customer = Customer.objects.create(name=name)
                 onboarding = start_onboarding(
                     customer=customer,
@@ -176,3 +188,7 @@ class Command(BaseCommand):
                     users[Role.AE],
                 )
                 invite_contact(tenant, contact, send_email=False)
+                # The phase the finished tasks say it is in, and its milestones achieved to match.
+                Onboarding.objects.filter(pk=onboarding.pk).update(status=phase)
+                for milestone_id in onboarding.milestones.values_list("pk", flat=True):
+                    refresh_milestone(milestone_id)
