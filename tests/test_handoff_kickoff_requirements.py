@@ -979,7 +979,8 @@ def test_the_step_pages_have_no_serious_accessibility_violations(live_server, se
     """axe-core on each step page with its forms, its refusals and its listed data."""
     from urllib.parse import urlsplit
 
-    from tests.test_accessibility import CHROMIUM, CHROMIUM_ARGS, blocking_violations
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.test_accessibility import blocking_violations
 
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing")
