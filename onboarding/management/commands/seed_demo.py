@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 
 from accounts.models import Role, Tenant, User
 from accounts.services import add_member, create_tenant, issue_sign_in_link
+from onboarding.health import compute_health
 from onboarding.models import (
     Contact,
     Customer,
@@ -93,6 +94,8 @@ class Command(BaseCommand):
         if tenant is None:
             tenant = create_tenant(name="Demo Software", slug="demo", time_zone="Europe/Berlin")
             self._populate(tenant)
+            with tenant_context(tenant):  # today's health, so the dashboard shows its badges
+                compute_health(tenant, tenant.local_today())
         if not User.objects.filter(email="platform@localhost").exists():
             User.objects.create_superuser("platform@localhost", PASSWORD, full_name="Platform")
         with tenant_context(tenant):
