@@ -196,7 +196,7 @@ class Side:
     playbook_pk: int
     group_pk: int
     email_address_pk: int
-    other_task_pk: int  # a second task of the same onboarding (a valid dependency)
+    other_task_pk: int  # another task of the same onboarding that depends on nothing
     customer_task_pk: int  # a customer-side task: the portal's task pages show only those
     key_contact_pk: int
     faq_pk: int
@@ -249,7 +249,12 @@ def _populate(world: World) -> Side:
             playbook_pk=Playbook.objects.filter(is_default=True).order_by("pk").first().pk,
             group_pk=group.pk,
             email_address_pk=address.pk,
-            other_task_pk=world.onboarding.tasks.exclude(pk=world.task.pk).order_by("pk")[0].pk,
+            other_task_pk=Task.objects.create(  # depends on nothing: a prerequisite without a loop
+                onboarding=world.onboarding,
+                title=f"{marker} standalone prerequisite",
+                owner_side="vendor",
+                due_date=world.onboarding.start_date,
+            ).pk,
             customer_task_pk=customer_task.pk,
             key_contact_pk=key_contact.pk,
             faq_pk=FaqEntry.objects.order_by("pk")[0].pk,
