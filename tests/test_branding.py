@@ -1033,3 +1033,9 @@ def test_branding_form_is_the_one_used_by_the_preview():
     # The preview validates GET parameters with the very form a save uses.
     form = BrandingForm({"primary_color": "#12345g", "accent_color": ACCENT})
     assert not form.is_valid() and "primary_color" in form.errors
+
+
+def test_the_preview_shows_the_portal_without_the_staff_menu(admin):
+    page = admin.get(reverse("settings:branding-preview")).text
+    assert 'href="/app/metrics/"' not in page and 'href="/app/settings/"' not in page
+    assert 'href="/app/metrics/"' in admin.get(reverse("settings:branding")).text
