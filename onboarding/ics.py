@@ -13,14 +13,10 @@ from django.utils import timezone
 from icalendar import Calendar, Event
 
 from accounts.models import Tenant
+from onboarding.calendar_events import milestone_uid
 from onboarding.models import Milestone, Onboarding
-from portal.tenancy.hosts import split_port
 
 PRODID = "-//Onboarding portal//Milestones//EN"
-
-
-def milestone_uid(milestone: Milestone, tenant: Tenant) -> str:
-    return f"milestone-{milestone.pk}@{split_port(tenant.canonical_host)}"
 
 
 def milestones_ics(
@@ -42,6 +38,8 @@ def milestones_ics(
     for milestone in milestones:
         event = Event()
         event.add("uid", milestone_uid(milestone, tenant))
+        # The same UID and SEQUENCE as the workspace's calendar: a moved date updates the event.
+        event.add("sequence", milestone.ics_sequence)
         event.add("dtstamp", stamp)
         event.add("dtstart", milestone.due_date)
         event.add("dtend", milestone.due_date + dt.timedelta(days=1))

@@ -648,7 +648,7 @@ def delete_milestone(milestone: Milestone, *, by: User | None) -> int:
     Calendars that imported it get a cancellation: a tombstone keeps its UID and a SEQUENCE
     above the last one published.
     """
-    from onboarding.ics import milestone_uid
+    from onboarding.calendar_events import milestone_uid
 
     onboarding = milestone.onboarding
     _lock_open(onboarding)
