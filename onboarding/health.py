@@ -35,8 +35,10 @@ on_time
     due date (a complete task without a completion time counts as on time). Nothing due yet: 100.
 milestones
     ``100 * reached / due`` over the onboarding's milestones due before T. A milestone is reached
-    when it has ``achieved_at``, or when it has tasks and all of them are complete (the portal's
-    rule). Nothing due yet: 100.
+    when it has ``achieved_at``; ``services.plan.refresh_milestone`` sets it when the last of its
+    tasks is completed (and clears it when one reopens), after every change of a task, so the
+    score reads the one recorded fact instead of re-deriving it from the tasks of each milestone.
+    Nothing due yet: 100.
 
 Each component is rounded to one decimal; the score is ``sum(weight * component) / sum(weights)``
 rounded to one decimal, with the weights of the tenant's latest HealthFormula (version 1 with the
@@ -59,9 +61,11 @@ taken exactly once even if the start date is edited afterwards.
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -178,7 +182,9 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _health_sql(tzname: str, params: dict[str, Any], *, insert: bool = True) -> str:
+def _health_sql(
+    tzname: str, params: dict[str, Any], *, insert: bool = True, partitioned: bool = False
+) -> str:
     t = {
         "onboarding": _table(Onboarding),
         "handoff": _table(HandoffDocument),
@@ -192,6 +198,19 @@ def _health_sql(tzname: str, params: dict[str, Any], *, insert: bool = True) -> 
         "milestone": _table(Milestone),
         "score": _table(HealthScore),
     }
+
+    def part(column: str) -> str:
+        """Keep the rows of this run's share of the onboardings (see compute_health)."""
+        if not partitioned:
+            return ""
+        return f" AND {column} >= %(part_from)s AND {column} < %(part_to)s"
+
+    def part_customer(column: str) -> str:
+        if not partitioned:
+            return ""
+        scope = f"po.tenant_id = %(tenant)s{part('po.id')}"
+        return f" AND {column} IN (SELECT po.customer_id FROM {t['onboarding']} po WHERE {scope})"  # noqa: S608
+
     event_day = _local_date_sql("e.created_at", tzname, params, "tz_e")
     done_day = _local_date_sql("k.completed_at", tzname, params, "tz_k")
     # Table names come from model metadata and every value is a bound parameter.
@@ -208,17 +227,19 @@ WITH usage_c AS (
     SELECT u.customer_id, AVG(u.active_users) AS avg_users
     FROM {t["usage"]} u
     WHERE u.tenant_id = %(tenant)s AND u.date >= %(usage_from)s AND u.date <= %(today)s
+      {part_customer("u.customer_id")}
     GROUP BY u.customer_id
 ), tickets_c AS (
     SELECT s.customer_id, COUNT(*) AS n
     FROM {t["ticket"]} s
     WHERE s.tenant_id = %(tenant)s
       AND s.opened_at >= %(tickets_from)s AND s.opened_at < %(day_end)s
+      {part_customer("s.customer_id")}
     GROUP BY s.customer_id
 ), invited_c AS (
     SELECT a.onboarding_id, COUNT(*) AS n
     FROM {t["access"]} a
-    WHERE a.tenant_id = %(tenant)s AND a.revoked_at IS NULL
+    WHERE a.tenant_id = %(tenant)s AND a.revoked_at IS NULL{part("a.onboarding_id")}
     GROUP BY a.onboarding_id
 ), engaged_c AS (
     SELECT d.onboarding_id, COUNT(*) AS n
@@ -230,13 +251,14 @@ WITH usage_c AS (
          AND a.tenant_id = %(tenant)s AND a.revoked_at IS NULL
         WHERE e.tenant_id = %(tenant)s AND e.kind IN (%(sign_in)s, %(visit)s)
           AND e.created_at >= %(engagement_from)s AND e.created_at < %(day_end)s
+          {part("e.onboarding_id")}
         GROUP BY e.onboarding_id, e.user_id, {event_day}
     ) d
     GROUP BY d.onboarding_id
 ), resources_c AS (
     SELECT r.onboarding_id, COUNT(*) AS n
     FROM {t["resource"]} r
-    WHERE r.tenant_id = %(tenant)s AND r.kind <> %(kb)s
+    WHERE r.tenant_id = %(tenant)s AND r.kind <> %(kb)s{part("r.onboarding_id")}
     GROUP BY r.onboarding_id
 ), completed_c AS (
     SELECT r.onboarding_id, COUNT(*) AS n
@@ -246,6 +268,7 @@ WITH usage_c AS (
       ON a.onboarding_id = r.onboarding_id AND a.user_id = c.user_id
      AND a.tenant_id = %(tenant)s AND a.revoked_at IS NULL
     WHERE c.tenant_id = %(tenant)s AND r.kind <> %(kb)s AND c.completed_at < %(day_end)s
+      {part("r.onboarding_id")}
     GROUP BY r.onboarding_id
 ), tasks_c AS (
     SELECT k.onboarding_id, COUNT(*) AS due,
@@ -253,19 +276,12 @@ WITH usage_c AS (
                      AND (k.completed_at IS NULL OR {done_day} <= k.due_date)
                     THEN 1 ELSE 0 END) AS on_time
     FROM {t["task"]} k
-    WHERE k.tenant_id = %(tenant)s AND k.due_date < %(today)s
+    WHERE k.tenant_id = %(tenant)s AND k.due_date < %(today)s{part("k.onboarding_id")}
     GROUP BY k.onboarding_id
 ), milestones_c AS (
-    SELECT m.onboarding_id, COUNT(*) AS due,
-           SUM(CASE WHEN m.achieved_at IS NOT NULL OR (
-                    SELECT CASE WHEN COUNT(*) > 0 AND SUM(
-                               CASE WHEN k.status = %(complete)s THEN 0 ELSE 1 END) = 0
-                           THEN 1 ELSE 0 END
-                    FROM {t["task"]} k
-                    WHERE k.milestone_id = m.id AND k.tenant_id = m.tenant_id) = 1
-                    THEN 1 ELSE 0 END) AS reached
+    SELECT m.onboarding_id, COUNT(*) AS due, COUNT(m.achieved_at) AS reached
     FROM {t["milestone"]} m
-    WHERE m.tenant_id = %(tenant)s AND m.due_date < %(today)s
+    WHERE m.tenant_id = %(tenant)s AND m.due_date < %(today)s{part("m.onboarding_id")}
     GROUP BY m.onboarding_id
 ), comp AS (
     SELECT o.id AS onboarding_id, o.status, o.start_date,
@@ -302,7 +318,7 @@ WITH usage_c AS (
     LEFT JOIN completed_c cc ON cc.onboarding_id = o.id
     LEFT JOIN tasks_c kc ON kc.onboarding_id = o.id
     LEFT JOIN milestones_c mc ON mc.onboarding_id = o.id
-    WHERE o.tenant_id = %(tenant)s
+    WHERE o.tenant_id = %(tenant)s{part("o.id")}
       AND (o.status <> %(closed)s OR o.start_date IN (%(start30)s, %(start90)s))
 ), scored AS (
     SELECT c.*,
@@ -337,10 +353,16 @@ def snapshot_start_dates(today: dt.date) -> dict[str, dt.date]:
 
 
 def health_statement(
-    tenant: Tenant, today: dt.date, formula: HealthFormula, *, insert: bool = True
+    tenant: Tenant,
+    today: dt.date,
+    formula: HealthFormula,
+    *,
+    insert: bool = True,
+    part: tuple[int, int] | None = None,
 ) -> tuple[str, dict]:
     """The INSERT ... SELECT of `compute_health` and its parameters; with insert=False the same
-    computation as a SELECT of the row count and score total (for the benchmark)."""
+    computation as a SELECT of the row count and score total (for the benchmark). `part=(a, b)`
+    limits it to the onboardings with a <= id < b."""
     weights = formula.weights()
     total = sum(weights.values())
     if total <= 0:
@@ -383,15 +405,78 @@ def health_statement(
         "w_total": total,
         **{f"w_{name}": weight for name, weight in weights.items()},
     }
-    return _health_sql(tenant.time_zone, params, insert=insert), params
+    if part is not None:
+        params["part_from"], params["part_to"] = part
+    return _health_sql(
+        tenant.time_zone, params, insert=insert, partitioned=part is not None
+    ), params
 
 
-def compute_health(tenant: Tenant, today: dt.date) -> int:
+def compute_health(tenant: Tenant, today: dt.date, *, parts: int | None = None) -> int:
     """Score every active onboarding of the tenant for its local date `today`; take the day-30 and
-    day-90 snapshots due today. One INSERT ... SELECT; returns the number of rows written (0 on a
-    rerun of the same day)."""
+    day-90 snapshots due today. Returns the number of rows written (0 on a rerun of the same day).
+
+    One INSERT ... SELECT per part. PostgreSQL runs an INSERT ... SELECT in one process, so a
+    large tenant is split into `parts` ranges of onboarding ids that run at once, each on its
+    own connection and in its own transaction: the work spreads over the database's cores. A part
+    that fails leaves the others' rows, which are complete scores; the retry of the day writes
+    only what is missing (ON CONFLICT DO NOTHING), so the day still ends with one score each.
+    """
+    formula = ensure_formula(tenant)
+    ranges = _id_ranges(tenant, health_parts(tenant) if parts is None else parts)
+    if len(ranges) == 1:
+        return _compute_part(tenant, today, formula, None)
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        # SQLite takes one writer at a time, and other connections would not see the caller's
+        # uncommitted rows: run the parts in turn on this connection.
+        return sum(_compute_part(tenant, today, formula, r) for r in ranges)
+    with ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="health") as pool:
+        futures = [pool.submit(_compute_part_in_thread, tenant, today, formula, r) for r in ranges]
+        return sum(f.result() for f in futures)
+
+
+def health_parts(tenant: Tenant) -> int:
+    """How many parts to split the tenant's run into: one per HEALTH_ONBOARDINGS_PER_PART
+    onboardings, at most HEALTH_MAX_PARTS; always one on SQLite."""
+    if connection.vendor != "postgresql":
+        return 1
+    with tenant_context(tenant):
+        onboardings = Onboarding.objects.count()
+    return max(
+        1, min(settings.HEALTH_MAX_PARTS, onboardings // settings.HEALTH_ONBOARDINGS_PER_PART)
+    )
+
+
+def _id_ranges(tenant: Tenant, parts: int) -> list[tuple[int, int]]:
+    """`parts` half-open ranges of onboarding ids with about as many onboardings each. Ranges,
+    not id modulo n: the planner estimates a range from its statistics and keeps its hash joins."""
+    if parts <= 1:
+        return [(0, 0)]
+    with tenant_context(tenant):
+        ids = Onboarding.objects.order_by("id").values_list("id", flat=True)
+        total = ids.count()
+        if total < parts:
+            return [(0, 0)]
+        cuts = [ids[total * i // parts] for i in range(1, parts)]
+    bounds = [0, *cuts, 2**63 - 1]
+    return [(bounds[i], bounds[i + 1]) for i in range(parts)]
+
+
+def _compute_part_in_thread(
+    tenant: Tenant, today: dt.date, formula: HealthFormula, part: tuple[int, int]
+) -> int:
+    # A thread starts with no tenant in scope and opens its own connection.
+    try:
+        return _compute_part(tenant, today, formula, part)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _compute_part(
+    tenant: Tenant, today: dt.date, formula: HealthFormula, part: tuple[int, int] | None
+) -> int:
     with tenant_context(tenant), transaction.atomic():
-        sql, params = health_statement(tenant, today, ensure_formula(tenant))
+        sql, params = health_statement(tenant, today, formula, part=part)
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 # Compiling this one statement with LLVM costs more than it saves (measured by

@@ -263,6 +263,11 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# A tenant's daily health run is split into parts computed at once on separate connections,
+# one per ~25,000 onboardings, at most HEALTH_MAX_PARTS (PostgreSQL cores it may use).
+HEALTH_ONBOARDINGS_PER_PART = int(os.environ.get("HEALTH_ONBOARDINGS_PER_PART", "25000"))
+HEALTH_MAX_PARTS = int(os.environ.get("HEALTH_MAX_PARTS", "2"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -406,6 +406,16 @@ class Command(BaseCommand):
                     JOIN {q(Contact)} c ON c.onboarding_id = o.id""",  # noqa: S608
                 p,
             )
+            # The application keeps achieved_at in step with the tasks (refresh_milestone after
+            # every task change); generated data must hold the same invariant.
+            self._exec(
+                f"""UPDATE {q(Milestone)} m SET achieved_at = %(now)s - interval '1 day'
+                    WHERE m.tenant_id = %(t)s AND m.achieved_at IS NULL
+                      AND EXISTS (SELECT 1 FROM {q(Task)} k WHERE k.milestone_id = m.id)
+                      AND NOT EXISTS (SELECT 1 FROM {q(Task)} k
+                                      WHERE k.milestone_id = m.id AND k.status <> 'complete')""",  # noqa: S608
+                p,
+            )
         with connection.cursor() as cursor:
             for model in (
                 Onboarding, Customer, HandoffDocument, Contact, PortalAccess, EngagementEvent,
