@@ -324,3 +324,28 @@ def test_building_is_set_based(world, django_assert_max_num_queries):
         task(world, f"T{i}", TODAY + dt.timedelta(days=i % 5))
     with tenant_context(world.tenant), django_assert_max_num_queries(12):
         reminders.build_digests(world.tenant, TODAY, NOON)
+
+
+def test_sending_reads_the_tenant_domains_once_not_per_link(world):
+    """Every digest has several links to the tenant's canonical host; the host is looked up once
+    for the whole send, not once per link per digest."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import TenantDomain
+
+    TenantDomain.objects.create(tenant=world.tenant, domain="portal.alpha.example", is_primary=True)
+    with tenant_context(world.tenant):
+        for i in range(3):
+            person = Contact.objects.create(
+                onboarding=world.onboarding, side="customer", name=f"P{i}", email=f"p{i}@c.example"
+            )
+            task(world, f"T{i}", TODAY, contact=person)
+        reminders.build_digests(world.tenant, TODAY, NOON)
+        tenant = Tenant.objects.get(pk=world.tenant.pk)  # as the worker loads it
+        with CaptureQueriesContext(connection) as ctx:
+            sent = reminders.send_pending(tenant, NOON)
+    assert sent[0] == 3
+    domain_table = TenantDomain._meta.db_table
+    assert sum(domain_table in q["sql"] for q in ctx.captured_queries) == 1
+    assert all("://portal.alpha.example/" in m.body for m in mail.outbox[-3:])

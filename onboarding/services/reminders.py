@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from django.core import signing
 from django.core.mail import mailers
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 
@@ -326,6 +326,8 @@ def _claim(digest_id: int, now: dt.datetime) -> bool:
 def send_pending(tenant: Tenant, now: dt.datetime | None = None) -> tuple[int, int, int, int]:
     """Send every pending digest that is due; returns (sent, retried, failed, uncertain)."""
     now = now or timezone.now()
+    # Every digest links to the tenant's canonical host several times: look it up once.
+    prefetch_related_objects([tenant], "domains")
     uncertain = ReminderDigest.objects.filter(
         state=ReminderDigest.State.SENDING, claimed_at__lt=now - SENDING_LEASE
     ).update(
