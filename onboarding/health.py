@@ -1,8 +1,9 @@
 """The health score: six components, each 0-100, and their weighted mean.
 
-Computed in the database, in one INSERT ... SELECT per tenant and day, never in a Python loop per
-onboarding. Every score row keeps the formula version it was computed with, so it can be explained
-later even after the tenant changes its weights.
+Computed in the database, in one INSERT ... SELECT per tenant and day (per range of onboarding ids
+for a large tenant, see compute_health), never in a Python loop per onboarding. Every score row
+keeps the formula version it was computed with, so it can be explained later even after the
+tenant changes its weights.
 
 Windows are counted in the tenant's local calendar: `T` is the tenant's local date of the run, and
 "the last 14 days" means the local days T-13 .. T (timestamps are compared with the UTC instants of
