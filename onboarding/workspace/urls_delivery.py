@@ -8,57 +8,59 @@ session_id (TrainingSession), resource_id (TrainingResource), contact_id (Contac
 
 from django.urls import path
 
-from . import delivery as views
+from . import calendars, closing, playbooks, stakeholders, training
 
 ONB = "onboardings/<int:onboarding_id>/"
 BOOK = "playbooks/<int:playbook_id>/"
 
 urlpatterns = [
-    path(f"{ONB}training/", views.training, name="training"),
+    path(f"{ONB}training/", training.training, name="training"),
     path(
         f"{ONB}training/groups/<int:group_id>/",
-        views.training_group_edit,
+        training.training_group_edit,
         name="training-group-edit",
     ),
     path(
         f"{ONB}training/sessions/<int:session_id>/",
-        views.training_session_edit,
+        training.training_session_edit,
         name="training-session-edit",
     ),
     path(
         f"{ONB}training/resources/<int:resource_id>/",
-        views.training_resource_edit,
+        training.training_resource_edit,
         name="training-resource-edit",
     ),
-    path(f"{ONB}champions/<int:contact_id>/", views.champion_trained, name="champion-trained"),
-    path(f"{ONB}close/", views.close, name="close"),
-    path(f"{ONB}qbr.ics", views.qbr_ics, name="qbr-ics"),
-    path(f"{ONB}calendar.ics", views.milestones_calendar, name="milestones-calendar"),
-    path(f"{ONB}stakeholders/", views.stakeholders, name="stakeholders"),
-    path(f"{ONB}stakeholders/invite/", views.stakeholder_invite, name="stakeholder-invite"),
+    path(f"{ONB}champions/<int:contact_id>/", training.champion_trained, name="champion-trained"),
+    path(f"{ONB}close/", closing.close, name="close"),
+    path(f"{ONB}qbr.ics", calendars.qbr_ics, name="qbr-ics"),
+    path(f"{ONB}calendar.ics", calendars.milestones_calendar, name="milestones-calendar"),
+    path(f"{ONB}stakeholders/", stakeholders.stakeholders, name="stakeholders"),
+    path(f"{ONB}stakeholders/invite/", stakeholders.stakeholder_invite, name="stakeholder-invite"),
     path(
         f"{ONB}stakeholders/<int:access_id>/resend/",
-        views.stakeholder_resend,
+        stakeholders.stakeholder_resend,
         name="stakeholder-resend",
     ),
     path(
         f"{ONB}stakeholders/<int:access_id>/revoke/",
-        views.stakeholder_revoke,
+        stakeholders.stakeholder_revoke,
         name="stakeholder-revoke",
     ),
-    path("playbooks/", views.playbooks, name="playbooks"),
-    path(BOOK, views.playbook, name="playbook"),
+    path("playbooks/", playbooks.playbooks, name="playbooks"),
+    path(BOOK, playbooks.playbook, name="playbook"),
     path(
-        f"{BOOK}tasks/<int:playbook_task_id>/", views.playbook_task_edit, name="playbook-task-edit"
+        f"{BOOK}tasks/<int:playbook_task_id>/",
+        playbooks.playbook_task_edit,
+        name="playbook-task-edit",
     ),
     path(
         f"{BOOK}milestones/<int:playbook_milestone_id>/",
-        views.playbook_milestone_edit,
+        playbooks.playbook_milestone_edit,
         name="playbook-milestone-edit",
     ),
     path(
         f"{BOOK}resources/<int:playbook_resource_id>/",
-        views.playbook_resource_edit,
+        playbooks.playbook_resource_edit,
         name="playbook-resource-edit",
     ),
 ]
