@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -20,6 +22,8 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import Role
 from onboarding.models import Onboarding
 from onboarding.services import training as training_services
+
+from .forms_delivery import apply_errors
 
 RUNNERS = {Role.ADMIN, Role.CSM}
 CLOSED = training_services.CLOSED
@@ -87,3 +91,36 @@ def page(
 
 def url(name: str, **kwargs) -> str:
     return reverse(f"workspace:{name}", kwargs=kwargs)
+
+
+def save_or_delete(
+    request: HttpRequest,
+    form: forms.Form,
+    *,
+    save: Callable[[dict, Any], object],
+    delete: Callable[[Any], object],
+    back: str,
+    saved: str,
+    deleted: str,
+    stay: str | None = None,
+) -> HttpResponse | None:
+    """The POST half of an edit page: delete (action=delete) or validate and save, then go `back`
+    with a message. A refused delete goes to `stay` (default `back`) with the reason. None means
+    the form is to be shown again (400) with each error next to its field."""
+    if request.POST.get("action") == "delete":
+        try:
+            delete(request.user)
+        except ValidationError as exc:  # e.g. the onboarding was closed a moment ago
+            flash_error(request, exc)
+            return redirect(stay or back)
+        messages.success(request, deleted)
+        return redirect(back)
+    if form.is_valid():
+        try:
+            save(form.cleaned_data, request.user)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, saved)
+            return redirect(back)
+    return None

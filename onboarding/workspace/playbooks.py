@@ -27,7 +27,7 @@ from onboarding.models import (
 from onboarding.services import playbook_editor as editor
 
 from . import forms_delivery as f
-from .common import GET_POST, flash_error
+from .common import GET_POST, flash_error, save_or_delete
 
 # --- Playbooks (admins) ------------------------------------------------------------------------
 
@@ -166,22 +166,18 @@ def _playbook_edit(
     back = reverse("workspace:playbook", kwargs={"playbook_id": book.pk})
     status = 200
     if request.method == "POST":
-        if request.POST.get("action") == "delete":
-            try:
-                delete(request.user)
-            except ValidationError as exc:
-                flash_error(request, exc)
-                return redirect(request.path)
-            messages.success(request, f"The {obj_label} was deleted.")
-            return redirect(back)
-        if form.is_valid():
-            try:
-                save(form.cleaned_data, request.user)
-            except ValidationError as exc:
-                f.apply_errors(form, exc)
-            else:
-                messages.success(request, f"The {obj_label} was saved.")
-                return redirect(back)
+        done = save_or_delete(
+            request,
+            form,
+            save=save,
+            delete=delete,
+            back=back,
+            saved=f"The {obj_label} was saved.",
+            deleted=f"The {obj_label} was deleted.",
+            stay=request.path,
+        )
+        if done is not None:
+            return done
         status = 400
     return render(
         request,

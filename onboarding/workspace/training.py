@@ -29,6 +29,7 @@ from .common import (
     page,
     refuse_if_closed,
     require_runner,
+    save_or_delete,
     url,
 )
 
@@ -130,22 +131,11 @@ def _edit(
     require_runner(request)
     if refused := refuse_if_closed(request, onboarding, back):
         return refused
-    if request.POST.get("action") == "delete":
-        try:
-            delete(request.user)
-        except ValidationError as exc:  # e.g. the onboarding was closed a moment ago
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, deleted)
-        return redirect(back)
-    if form.is_valid():
-        try:
-            save(form.cleaned_data, request.user)
-        except ValidationError as exc:
-            f.apply_errors(form, exc)
-        else:
-            messages.success(request, saved)
-            return redirect(back)
+    done = save_or_delete(
+        request, form, save=save, delete=delete, back=back, saved=saved, deleted=deleted
+    )
+    if done is not None:
+        return done
     return _edit_page(
         request, onboarding, form=form, title=title, obj_label=obj_label, status=400,
         delete_label=obj_label,
