@@ -2,7 +2,11 @@
 
 from django.contrib import admin
 
+from accounts.models import Tenant
+from portal.tenancy.context import tenant_context
+
 from .models import Customer, Onboarding, Playbook, Task
+from .services.plan import refresh_milestone
 
 
 @admin.register(Customer)
@@ -28,6 +32,32 @@ class TaskAdmin(admin.ModelAdmin):
     list_filter = ("tenant", "status")
     list_select_related = ("tenant", "onboarding")
     raw_id_fields = ("onboarding", "milestone", "owner_contact")
+
+    # A milestone is achieved when all its tasks are complete (the health score and the plan read
+    # achieved_at): keep it in step after an edit here, as the services do after theirs.
+    def save_model(self, request, obj, form, change):
+        before = Task.objects.filter(pk=obj.pk).values_list("milestone_id", flat=True).first()
+        super().save_model(request, obj, form, change)
+        self._refresh(obj.tenant, {before, obj.milestone_id})
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        self._refresh(obj.tenant, {obj.milestone_id})
+
+    def delete_queryset(self, request, queryset):
+        by_tenant = {}
+        for tenant_id, milestone_id in queryset.values_list("tenant_id", "milestone_id"):
+            by_tenant.setdefault(tenant_id, set()).add(milestone_id)
+        tenants = {t.pk: t for t in Tenant.objects.filter(pk__in=by_tenant)}
+        super().delete_queryset(request, queryset)
+        for tenant_id, milestone_ids in by_tenant.items():
+            self._refresh(tenants[tenant_id], milestone_ids)
+
+    @staticmethod
+    def _refresh(tenant, milestone_ids) -> None:
+        with tenant_context(tenant):
+            for milestone_id in milestone_ids - {None}:
+                refresh_milestone(milestone_id)
 
 
 @admin.register(Playbook)

@@ -268,7 +268,8 @@ WITH usage_c AS (
     JOIN {t["access"]} a
       ON a.onboarding_id = r.onboarding_id AND a.user_id = c.user_id
      AND a.tenant_id = %(tenant)s AND a.revoked_at IS NULL
-    WHERE c.tenant_id = %(tenant)s AND r.kind <> %(kb)s AND c.completed_at < %(day_end)s
+    WHERE c.tenant_id = %(tenant)s AND r.tenant_id = %(tenant)s AND r.kind <> %(kb)s
+      AND c.completed_at < %(day_end)s
       {part("r.onboarding_id")}
     GROUP BY r.onboarding_id
 ), tasks_c AS (
@@ -431,7 +432,8 @@ def compute_health(tenant: Tenant, today: dt.date, *, parts: int | None = None) 
         # SQLite takes one writer at a time, and other connections would not see the caller's
         # uncommitted rows: run the parts in turn on this connection.
         return sum(_compute_part(tenant, today, formula, r) for r in ranges)
-    with ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="health") as pool:
+    threads = min(len(ranges), settings.HEALTH_MAX_PARTS)  # each holds a database connection
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="health") as pool:
         futures = [pool.submit(_compute_part_in_thread, tenant, today, formula, r) for r in ranges]
         return sum(f.result() for f in futures)
 
@@ -449,17 +451,23 @@ def health_parts(tenant: Tenant) -> int:
 
 
 def _id_ranges(tenant: Tenant, parts: int) -> list[tuple[int, int]]:
-    """`parts` half-open ranges of onboarding ids with about as many onboardings each. Ranges,
-    not id modulo n: the planner estimates a range from its statistics and keeps its hash joins."""
+    """`parts` half-open ranges of onboarding ids with about as many onboardings each, read in one
+    statement (one snapshot, so the ranges never overlap). Ranges, not id modulo n: the planner
+    estimates a range from its statistics and keeps its hash joins."""
     if parts <= 1:
         return [(0, 0)]
-    with tenant_context(tenant):
-        ids = Onboarding.objects.order_by("id").values_list("id", flat=True)
-        total = ids.count()
-        if total < parts:
-            return [(0, 0)]
-        cuts = [ids[total * i // parts] for i in range(1, parts)]
-    bounds = [0, *cuts, 2**63 - 1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT MIN(id) FROM (
+                    SELECT id, NTILE(%s) OVER (ORDER BY id) AS part
+                    FROM {_table(Onboarding)} WHERE tenant_id = %s
+                ) numbered GROUP BY part ORDER BY 1""",  # noqa: S608 - a quoted table name
+            [parts, tenant.pk],
+        )
+        starts = [row[0] for row in cursor.fetchall()]
+    if len(starts) < parts:
+        return [(0, 0)]
+    bounds = [0, *starts[1:], 2**63 - 1]
     return [(bounds[i], bounds[i + 1]) for i in range(parts)]
 
 

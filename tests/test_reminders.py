@@ -349,3 +349,26 @@ def test_sending_reads_the_tenant_domains_once_not_per_link(world):
     domain_table = TenantDomain._meta.db_table
     assert sum(domain_table in q["sql"] for q in ctx.captured_queries) == 1
     assert all("://portal.alpha.example/" in m.body for m in mail.outbox[-3:])
+
+
+def test_an_item_whose_task_vanished_during_the_build_is_left_out(world):
+    """Items have no database-level foreign keys: a task deleted while the day's build ran can
+    leave its item behind. The digest leaves it out; a digest left with nothing is not sent."""
+    from django.db import connection
+
+    kept = task(world, "Still here", TODAY)
+    gone = task(world, "Deleted mid-build", TODAY + dt.timedelta(days=1))
+    lone = task(world, "Only item", TODAY, side="vendor", contact=None)  # to the CSM
+    with tenant_context(world.tenant):
+        assert reminders.build_digests(world.tenant, TODAY, NOON) == 3
+    with connection.cursor() as cursor:  # as a concurrent delete that the build did not see
+        for t in (gone, lone):
+            cursor.execute(f"DELETE FROM {Task._meta.db_table} WHERE id = %s", [t.pk])
+    mail.outbox.clear()
+    with tenant_context(world.tenant):
+        sent = reminders.send_pending(world.tenant, NOON)
+    assert sent == (1, 0, 0, 0)
+    (message,) = mail.outbox
+    assert message.to == [world.contact.email.lower()]
+    assert kept.title in message.body and gone.title not in message.body
+    assert "1 onboarding reminder " in message.subject

@@ -1,0 +1,67 @@
+"""Task edits in the platform admin keep milestones in step, as the services do."""
+
+from __future__ import annotations
+
+from django.contrib.admin.sites import site
+from django.test import RequestFactory
+from django.utils import timezone
+
+from accounts.models import User
+from onboarding.models import Milestone, Task
+from portal.tenancy.context import cross_tenant, tenant_context
+from tests.factories import build_world
+
+
+def _milestone_with_tasks(world, statuses: list[str]) -> tuple[Milestone, list[Task]]:
+    with tenant_context(world.tenant):
+        milestone = Milestone.objects.create(
+            onboarding=world.onboarding, name="Go-live", due_date=timezone.localdate()
+        )
+        tasks = [
+            Task.objects.create(
+                onboarding=world.onboarding,
+                milestone=milestone,
+                title=f"T{i}",
+                owner_side="vendor",
+                due_date=timezone.localdate(),
+                status=status,
+            )  # fmt: skip
+            for i, status in enumerate(statuses)
+        ]
+    return milestone, tasks
+
+
+def _staff_request():
+    request = RequestFactory().post("/admin/")
+    request.user = User(is_staff=True, is_superuser=True)
+    return request
+
+
+def _achieved(world, milestone) -> bool:
+    with tenant_context(world.tenant):
+        return Milestone.objects.get(pk=milestone.pk).achieved_at is not None
+
+
+def test_completing_the_last_task_in_the_admin_achieves_the_milestone(db):
+    world = build_world("alpha")
+    milestone, (done, last) = _milestone_with_tasks(world, ["complete", "in_progress"])
+    admin = site._registry[Task]
+    with cross_tenant("platform admin"):
+        last.status = "complete"
+        last.completed_at = timezone.now()
+        admin.save_model(_staff_request(), last, form=None, change=True)
+    assert _achieved(world, milestone)
+    with cross_tenant("platform admin"):
+        done.status = "in_progress"
+        done.completed_at = None
+        admin.save_model(_staff_request(), done, form=None, change=True)
+    assert not _achieved(world, milestone)  # reopened, as the plan page would show
+
+
+def test_deleting_the_open_tasks_in_the_admin_achieves_the_milestone(db):
+    world = build_world("alpha")
+    milestone, tasks = _milestone_with_tasks(world, ["complete", "not_started", "in_progress"])
+    with cross_tenant("platform admin"):
+        queryset = Task.objects.filter(pk__in=[tasks[1].pk, tasks[2].pk])
+        site._registry[Task].delete_queryset(_staff_request(), queryset)
+    assert _achieved(world, milestone)
