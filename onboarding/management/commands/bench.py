@@ -140,7 +140,8 @@ class Command(BaseCommand):
         head = ("Measure", "Job", "Baseline", "Ratio", "Goal", "Met")
         lines = [
             f"PostgreSQL {connection.pg_version // 10000}, {self.n:,} onboardings, "
-            f"{self.n * self.k:,} tasks, median of {self.repeat} runs, "
+            f"{self.n * self.k:,} tasks, median of {self.repeat} "
+            f"run{'s' if self.repeat != 1 else ''}, "
             f"{_cpus()} CPU(s), load average at the end {_load()}, {dt.date.today():%Y-%m-%d}",
             "",
             "| " + " | ".join(head) + " |",
@@ -509,21 +510,21 @@ class Command(BaseCommand):
         self.add(
             name,
             f"{job:.2f} s",
-            f"{tasks_base:.2f} s: one GROUP BY over the {self.n * self.k:,} tasks",
-            f"{job / tasks_base:.1f}x",
-            "≤ 5x",
-            "yes" if job / tasks_base <= 5 else "no",
-        )
-        self.add(
-            name,
-            f"{job:.2f} s",
             f"{inputs_base:.2f} s: one aggregate over all {input_rows:,} input rows",
             f"{job / inputs_base:.1f}x",
             "≤ 5x",
             "yes" if job / inputs_base <= 5 else "no",
         )
         self.add(
-            "… of which computing the scores (the SELECT, nothing written)",
+            f"… the same run, against the {self.n * self.k:,} tasks alone",
+            f"{job:.2f} s",
+            f"{tasks_base:.2f} s: one GROUP BY over the tasks",
+            f"{job / tasks_base:.1f}x",
+            "≤ 5x",
+            "yes" if job / tasks_base <= 5 else "no",
+        )
+        self.add(
+            "… computing the scores as one SELECT (nothing written)",
             f"{compute:.2f} s",
             f"{inputs_base:.2f} s: all input rows",
             f"{compute / inputs_base:.1f}x",
@@ -707,15 +708,16 @@ class Command(BaseCommand):
             f"{Tenant.objects.count()} tenant(s) in the database)",
             f"{total} (health {health_messages}, reminders {reminder_messages})",
             f"budget {budget:,} = ⌈{onboardings:,}/1,000⌉ + {digests:,} digests",
-            f"{total / budget:.3f}x" if budget else "—",
+            "—",
             "≤ budget",
             "yes" if total <= budget else "no",
         )
         # Many small tenants: what plan_batches would send for the same onboardings.
-        for tenants, each in ((2_000, self.n // 2_000), (self.n, 1)):
+        for tenants, each in ((min(2_000, self.n), max(1, self.n // 2_000)), (self.n, 1)):
             batches = plan_batches({i: each for i in range(tenants)})
             self.add(
-                f"Health messages for {tenants:,} tenants x {each:,} onboardings (planned)",
+                f"Health messages for {tenants:,} tenants x {each:,} "
+                f"onboarding{'s' if each != 1 else ''} (planned)",
                 f"{len(batches):,}",
                 f"budget {math.ceil(tenants * each / 1000):,}",
                 f"{len(batches) / math.ceil(tenants * each / 1000):.2f}x",
