@@ -9,6 +9,7 @@ Every chart is an accessible image: role="img", a <title> and a <desc> that list
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,10 +80,13 @@ def bar_chart(
     title: str,
     value_label: str = "",
     max_value: float | None = None,
+    counts: bool = False,
     width: int = 640,
     height: int = 240,
 ) -> SafeString:
-    """Vertical bars with their values printed above them. `bars` are Bar or (label, value)."""
+    """Vertical bars with their values printed above them. `bars` are Bar or (label, value).
+    With `counts`, the axis has whole-number ticks only (no 0.5 of an onboarding). `width` is
+    the drawing's own width: give about the width it is shown at, so its text stays legible."""
     items = [b if isinstance(b, Bar) else Bar(str(b[0]), b[1] or 0) for b in bars]
     unit = f" {value_label}" if value_label else ""
     description = "; ".join(f"{b.label}: {_fmt(b.value)}{unit}" for b in items) or "No data."
@@ -97,6 +101,8 @@ def bar_chart(
         )
         return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
     top_value = max_value or _nice_max(max((b.value or 0) for b in items))
+    if counts:  # five ticks, 0 .. top, all whole numbers
+        top_value = max(4, 4 * math.ceil(top_value / 4))
     for i in range(5):
         tick = top_value * i / 4
         y = top + plot_h - plot_h * i / 4
@@ -108,7 +114,9 @@ def bar_chart(
         )
     slot = plot_w / len(items)
     bar_w = max(2.0, min(56.0, slot * 0.7))
-    label_chars = max(3, int(slot / 6.5))
+    # Narrow slots (ten buckets in half a column) get smaller labels rather than cut ones.
+    label_size = 11 if slot >= 44 else 9
+    label_chars = max(3, int(slot / (label_size * 0.6)))
     for i, bar in enumerate(items):
         value = bar.value or 0
         h = plot_h * min(value, top_value) / top_value
@@ -124,8 +132,8 @@ def bar_chart(
             f'<text class="value" x="{_num(x + bar_w / 2)}" y="{_num(y - 4)}" '
             f'text-anchor="middle" font-size="11" fill="{INK}" {FONT}>{_fmt(value)}</text>'
             f'<text class="label" x="{_num(left + slot * i + slot / 2)}" '
-            f'y="{height - bottom + 16}" text-anchor="middle" font-size="11" fill="{INK}" {FONT}>'
-            f"{escape(_short(bar.label, label_chars))}</text>"
+            f'y="{height - bottom + 16}" text-anchor="middle" font-size="{label_size}" '
+            f'fill="{INK}" {FONT}>{escape(_short(bar.label, label_chars))}</text>'
             f"</g>"
         )
     parts.append(
@@ -140,7 +148,11 @@ def histogram(
 ) -> SafeString:
     """A distribution: one bar per bucket, labelled with the bucket's range."""
     return bar_chart(
-        [Bar(label, count) for label, count in buckets], title=title, value_label=value_label, **kw
+        [Bar(label, count) for label, count in buckets],
+        title=title,
+        value_label=value_label,
+        counts=True,
+        **kw,
     )
 
 

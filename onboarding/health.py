@@ -48,7 +48,8 @@ yellow_min, else red.
 
 Which rows
 ----------
-* ``kind='daily'``, ``for_date=T``: every onboarding that is not closed.
+* ``kind='daily'``, ``for_date=T``: every onboarding that has started (start date on or before T)
+  and is not closed.
 * ``kind='day30'`` / ``'day90'``, ``for_date=T``: every onboarding (closed ones too: day-90 health
   is a renewal signal even after a short onboarding closed) whose ``start_date + 30`` (or 90)
   calendar days is T. Start dates are local calendar dates, so the two target start dates are
@@ -320,7 +321,7 @@ WITH usage_c AS (
     LEFT JOIN completed_c cc ON cc.onboarding_id = o.id
     LEFT JOIN tasks_c kc ON kc.onboarding_id = o.id
     LEFT JOIN milestones_c mc ON mc.onboarding_id = o.id
-    WHERE o.tenant_id = %(tenant)s{part("o.id")}
+    WHERE o.tenant_id = %(tenant)s{part("o.id")} AND o.start_date <= %(today)s
       AND (o.status <> %(closed)s OR o.start_date IN (%(start30)s, %(start90)s))
 ), scored AS (
     SELECT c.*,

@@ -24,16 +24,22 @@ def neutralise(value) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
+HALF = 400  # the width of a chart shown in half of the page's column, so its text stays 11 px
+
+
 def _charts(report: MetricsReport) -> dict:
     band_tone = {"green": "green", "yellow": "yellow", "red": "red"}
     return {
         "ttfv": histogram(
-            report.ttfv_distribution, title="Time to first value, in days (onboardings)"
+            report.ttfv_distribution,
+            title="Time to first value, in days (onboardings)",
+            width=HALF,
         ),
         "ttfv_model": bar_chart(
             [Bar(g.label, g.median or 0) for g in report.ttfv_by_model],
             title="Median days to first value, by model",
             value_label="days",
+            width=HALF,
         ),
         "ttfv_csm": bar_chart(
             [Bar(g.label, g.median or 0) for g in report.ttfv_by_csm],
@@ -46,17 +52,21 @@ def _charts(report: MetricsReport) -> dict:
             value_label="%",
             max_value=100,
         ),
-        "day30": histogram(report.day30.distribution, title="Health score at day 30"),
+        "day30": histogram(report.day30.distribution, title="Health score at day 30", width=HALF),
         "day30_bands": bar_chart(
             [Bar(b.title(), n, band_tone[b]) for b, n in report.day30.bands.items()],
             title="Health band at day 30",
             value_label="onboardings",
+            counts=True,
+            width=HALF,
         ),
-        "day90": histogram(report.day90.distribution, title="Health score at day 90"),
+        "day90": histogram(report.day90.distribution, title="Health score at day 90", width=HALF),
         "day90_bands": bar_chart(
             [Bar(b.title(), n, band_tone[b]) for b, n in report.day90.bands.items()],
             title="Health band at day 90",
             value_label="onboardings",
+            counts=True,
+            width=HALF,
         ),
         "tickets": histogram(
             report.tickets_distribution, title="Support tickets in the first 90 days"
@@ -68,6 +78,7 @@ def _charts(report: MetricsReport) -> dict:
             ],
             title="NPS answers at close, by score (0-10)",
             value_label="answers",
+            counts=True,
         ),
     }
 

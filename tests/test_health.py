@@ -781,3 +781,11 @@ class TestPartsRunAtOnce:
                 make_onboarding(name)
         on_postgres = connection.vendor == "postgresql"
         assert health_parts(tenant) == (2 if on_postgres else 1)  # 7 // 3, capped at 2
+
+
+def test_an_onboarding_that_has_not_started_gets_no_score_yet(tenant):
+    with tenant_context(tenant):
+        started = make_onboarding("Started", start=TODAY)
+        make_onboarding("Next week", start=TODAY + dt.timedelta(days=7))
+        assert compute_health(tenant, TODAY) == 1
+        assert list(HealthScore.objects.values_list("onboarding_id", flat=True)) == [started.pk]

@@ -6,6 +6,7 @@ import io
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from accounts.models import Role, Tenant, User
@@ -15,10 +16,14 @@ from onboarding.models import (
     Contact,
     Customer,
     FaqEntry,
+    Milestone,
+    NpsResponse,
     Onboarding,
     Playbook,
+    SupportTicket,
     Task,
     TrainingResource,
+    UsageRecord,
 )
 from onboarding.services.handoff import update_handoff
 from onboarding.services.invitations import invite_contact
@@ -54,6 +59,24 @@ HANDOFFS = {
         "seats": 60,
         "modules": ["Core"],
     },
+    "Hooli Cloud": {
+        "goals": ["All 40 support agents on the new queue"],
+        "commitments": ["Zendesk history imported"],
+        "risks": ["Peak season starts in month three"],
+        "contract_value": 72_000,
+        "currency": "EUR",
+        "seats": 40,
+        "modules": ["Core", "Analytics"],
+    },
+    "Soylent Foods": {
+        "goals": ["Forecasts for every store from one model"],
+        "commitments": ["SAP connector", "Weekly data refresh"],
+        "risks": ["Data team of one"],
+        "contract_value": 120_000,
+        "currency": "EUR",
+        "seats": 120,
+        "modules": ["Core", "Analytics", "API access"],
+    },
     "Umbrella Retail": {
         "goals": ["First campaign sent within two weeks"],
         "commitments": ["Template library set up for them"],
@@ -72,7 +95,15 @@ CUSTOMERS = [
      ("Bill Lumbergh", "bill@initech.example", "VP Ops")),
     ("Umbrella Retail", "low", 3, 0.0, "pre_kickoff",
      ("Alice Abernathy", "alice@umbrella.example", "Owner")),
+    ("Hooli Cloud", "mid", 100, 1.0, "closed",
+     ("Gavin Belson", "gavin@hooli.example", "CEO")),
+    ("Soylent Foods", "high", 95, 0.85, "training",
+     ("Sol Roth", "sol@soylent.example", "Head of data")),
 ]  # fmt: skip
+# How many seats each customer uses on a day, `age` days into the onboarding: adoption grows.
+ADOPTION = {"Globex Manufacturing": 0.5, "Initech Software": 0.3, "Umbrella Retail": 0.8,
+            "Hooli Cloud": 0.9, "Soylent Foods": 0.6}  # fmt: skip
+HISTORY_DAYS = 100  # health scores back to this many days ago: a trend and day-30/90 snapshots
 
 
 def _logo_png(colour: str) -> bytes:
@@ -94,8 +125,10 @@ class Command(BaseCommand):
         if tenant is None:
             tenant = create_tenant(name="Demo Software", slug="demo", time_zone="Europe/Berlin")
             self._populate(tenant)
-            with tenant_context(tenant):  # today's health, so the dashboard shows its badges
-                compute_health(tenant, tenant.local_today())
+            with tenant_context(tenant):  # a health history: trends, badges, day-30/90 snapshots
+                today = tenant.local_today()
+                for back in range(HISTORY_DAYS, -1, -1):
+                    compute_health(tenant, today - dt.timedelta(days=back))
         if not User.objects.filter(email="platform@localhost").exists():
             User.objects.create_superuser("platform@localhost", PASSWORD, full_name="Platform")
         with tenant_context(tenant):
@@ -190,8 +223,47 @@ class Command(BaseCommand):
                     1,
                     users[Role.AE],
                 )
-                invite_contact(tenant, contact, send_email=False)
-                # The phase the finished tasks say it is in, and its milestones achieved to match.
+                client = invite_contact(tenant, contact, send_email=False).user
+                # The phase the finished tasks say it is in, and its milestones achieved to match,
+                # on their due dates (rather than today) so time to first value reads true.
                 Onboarding.objects.filter(pk=onboarding.pk).update(status=phase)
-                for milestone_id in onboarding.milestones.values_list("pk", flat=True):
-                    refresh_milestone(milestone_id)
+                for milestone in onboarding.milestones.all():
+                    if refresh_milestone(milestone.pk) == "achieved":
+                        noon = dt.datetime.combine(milestone.due_date, dt.time(12), tenant.tz)
+                        Milestone.objects.filter(pk=milestone.pk).update(
+                            achieved_at=min(noon, timezone.now())
+                        )
+                self._history(tenant, onboarding, name, age)
+                if phase == Onboarding.Status.CLOSED:
+                    NpsResponse.objects.create(
+                        onboarding=onboarding, user=client, score=9,
+                        comment="Smooth rollout; the weekly plan kept everyone honest.",
+                    )  # fmt: skip
+
+    def _history(self, tenant: Tenant, onboarding: Onboarding, name: str, age: int) -> None:
+        """Product usage since the start, growing towards the customer's adoption, and a few
+        early support tickets: what the health score and the metrics read."""
+        seats = HANDOFFS[name]["seats"]
+        start = onboarding.start_date
+        UsageRecord.objects.bulk_create(
+            UsageRecord(
+                customer=onboarding.customer,
+                date=start + dt.timedelta(days=day),
+                active_users=round(seats * ADOPTION[name] * min(1, (day + 1) / 30)),
+            )
+            for day in range(age + 1)
+        )
+        SupportTicket.objects.bulk_create(
+            SupportTicket(
+                customer=onboarding.customer,
+                external_id=f"ZD-{onboarding.pk}-{n}",
+                opened_at=dt.datetime.combine(
+                    start + dt.timedelta(days=day), dt.time(10), tenant.tz
+                ),
+                subject=subject,
+            )
+            for n, (day, subject) in enumerate(
+                [(2, "Cannot invite colleagues"), (9, "Import failed on row 1200")]
+            )
+            if day <= age
+        )
