@@ -967,7 +967,7 @@ def test_the_demo_seed_has_complete_handoffs(db, settings, tmp_path):
     tenant = Tenant.objects.get(slug="demo")
     with tenant_context(tenant):
         onboardings = list(Onboarding.objects.select_related("handoff"))
-        assert len(onboardings) == 3
+        assert len(onboardings) == 5
         assert all(handoff_missing(o) == [] for o in onboardings)
 
 

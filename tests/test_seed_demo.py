@@ -1,0 +1,38 @@
+"""The demo tenant that `make run` seeds shows every chart with something in it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from io import StringIO
+
+from django.core.management import call_command
+
+from accounts.models import Tenant
+from onboarding.metrics import metrics_report
+from onboarding.models import HealthScore, Onboarding
+from portal.tenancy.context import tenant_context
+
+
+def test_the_demo_has_health_history_snapshots_and_metrics(db, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    call_command("seed_demo", stdout=StringIO())
+    tenant = Tenant.objects.get(slug="demo")
+    with tenant_context(tenant):
+        today = tenant.local_today()
+        for onboarding in Onboarding.objects.exclude(status=Onboarding.Status.CLOSED):
+            days = set(
+                HealthScore.objects.filter(onboarding=onboarding, kind="daily").values_list(
+                    "for_date", flat=True
+                )
+            )
+            # A trend: a score for every day since the start (or the last 100 days), none before.
+            first = max(onboarding.start_date, today - dt.timedelta(days=100))
+            assert min(days) == first and max(days) == today
+            assert len(days) == (today - first).days + 1
+        assert HealthScore.objects.filter(kind="day30").count() >= 2
+        assert HealthScore.objects.filter(kind="day90").count() >= 1
+        report = metrics_report(tenant)
+    assert report.ttfv_overall.median is not None
+    assert report.day30.scores and report.day90.scores
+    assert report.tickets_complete  # someone's first 90 days are over
+    assert report.nps.count == 1
