@@ -2,10 +2,9 @@
 
 from django.contrib import admin
 
-from accounts.models import Tenant
 from portal.tenancy.context import tenant_context
 
-from .models import Customer, Onboarding, Playbook, Task
+from .models import Customer, Milestone, Onboarding, Playbook, Task
 from .services.plan import refresh_milestone
 
 
@@ -38,26 +37,24 @@ class TaskAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         before = Task.objects.filter(pk=obj.pk).values_list("milestone_id", flat=True).first()
         super().save_model(request, obj, form, change)
-        self._refresh(obj.tenant, {before, obj.milestone_id})
+        self._refresh({before, obj.milestone_id})
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
-        self._refresh(obj.tenant, {obj.milestone_id})
+        self._refresh({obj.milestone_id})
 
     def delete_queryset(self, request, queryset):
-        by_tenant = {}
-        for tenant_id, milestone_id in queryset.values_list("tenant_id", "milestone_id"):
-            by_tenant.setdefault(tenant_id, set()).add(milestone_id)
-        tenants = {t.pk: t for t in Tenant.objects.filter(pk__in=by_tenant)}
+        milestone_ids = set(queryset.values_list("milestone_id", flat=True))
         super().delete_queryset(request, queryset)
-        for tenant_id, milestone_ids in by_tenant.items():
-            self._refresh(tenants[tenant_id], milestone_ids)
+        self._refresh(milestone_ids)
 
     @staticmethod
-    def _refresh(tenant, milestone_ids) -> None:
-        with tenant_context(tenant):
-            for milestone_id in milestone_ids - {None}:
-                refresh_milestone(milestone_id)
+    def _refresh(milestone_ids) -> None:
+        """Each milestone in the scope of its own tenant (the admin works across tenants)."""
+        rows = Milestone.objects.filter(pk__in=milestone_ids - {None}).select_related("tenant")
+        for milestone in rows:
+            with tenant_context(milestone.tenant):
+                refresh_milestone(milestone.pk)
 
 
 @admin.register(Playbook)

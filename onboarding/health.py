@@ -637,7 +637,11 @@ def health_panel(onboarding: Onboarding, *, days: int = TREND_DAYS) -> HealthPan
         .filter(onboarding=onboarding)
         .order_by("-for_date", "kind", "-id")
     )
-    daily = [s for s in scores if s.kind == HealthScore.Kind.DAILY]
+    daily = [
+        s
+        for s in scores
+        if s.kind == HealthScore.Kind.DAILY and s.for_date >= onboarding.start_date
+    ]
     current = daily[0] if daily else None
     previous = daily[1] if len(daily) > 1 else None
     trend = list(reversed(daily[:days]))
@@ -668,8 +672,11 @@ def with_current_health(queryset):
     """Annotate onboardings with their latest daily score: `health_score`, `health_band` and
     `health_date` (None when never scored). One subquery per column, no extra queries; for the
     portfolio list and templates/onboarding/_health_badge.html."""
+    # Scores dated before the start date are from before the start was moved later: not current.
     latest = HealthScore.objects.filter(
-        onboarding=OuterRef("pk"), kind=HealthScore.Kind.DAILY
+        onboarding=OuterRef("pk"),
+        kind=HealthScore.Kind.DAILY,
+        for_date__gte=OuterRef("start_date"),
     ).order_by("-for_date")
     return queryset.annotate(
         health_score=Subquery(latest.values("score")[:1]),

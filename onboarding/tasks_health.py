@@ -80,7 +80,11 @@ def pending_onboardings(now: dt.datetime | None = None) -> dict[int, int]:
                 )
 
             wanted |= Q(tenant_id__in=tenant_ids) & (
-                (~Q(status=Onboarding.Status.CLOSED) & missing(HealthScore.Kind.DAILY))
+                (
+                    ~Q(status=Onboarding.Status.CLOSED)
+                    & Q(start_date__lte=today)  # not started yet: no score due
+                    & missing(HealthScore.Kind.DAILY)
+                )
                 | (Q(start_date=starts["day30"]) & missing(HealthScore.Kind.DAY30))
                 | (Q(start_date=starts["day90"]) & missing(HealthScore.Kind.DAY90))
             )

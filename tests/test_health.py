@@ -789,3 +789,30 @@ def test_an_onboarding_that_has_not_started_gets_no_score_yet(tenant):
         make_onboarding("Next week", start=TODAY + dt.timedelta(days=7))
         assert compute_health(tenant, TODAY) == 1
         assert list(HealthScore.objects.values_list("onboarding_id", flat=True)) == [started.pk]
+
+
+def test_an_onboarding_that_has_not_started_is_not_pending_for_the_fan_out(tenant):
+    """Otherwise the hourly fan-out would send its tenant's run again and again, writing nothing."""
+    from onboarding import tasks_health
+
+    with tenant_context(tenant):
+        make_onboarding("Started", start=TODAY)
+        make_onboarding("Next week", start=TODAY + dt.timedelta(days=7))
+    noon = utc(2025, 11, 14, 17)  # TODAY in New York
+    assert tasks_health.pending_onboardings(noon) == {tenant.pk: 1}
+    with tenant_context(tenant):
+        compute_health(tenant, TODAY)
+    assert tasks_health.pending_onboardings(noon) == {}
+
+
+def test_a_start_date_moved_later_hides_the_scores_from_before_it(tenant):
+    from onboarding.health import health_panel, with_current_health
+
+    with tenant_context(tenant):
+        onboarding = make_onboarding("Moved", start=TODAY - dt.timedelta(days=3))
+        compute_health(tenant, TODAY)
+        Onboarding.objects.filter(pk=onboarding.pk).update(start_date=TODAY + dt.timedelta(days=7))
+        onboarding.refresh_from_db()
+        row = with_current_health(Onboarding.objects.filter(pk=onboarding.pk)).get()
+        assert row.health_score is None
+        assert health_panel(onboarding).current is None

@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from accounts.models import Tenant
 from onboarding.metrics import metrics_report
-from onboarding.models import HealthScore, Onboarding
+from onboarding.models import CloseReview, HealthScore, Onboarding
 from portal.tenancy.context import tenant_context
 
 
@@ -31,6 +31,8 @@ def test_the_demo_has_health_history_snapshots_and_metrics(db, settings, tmp_pat
             assert len(days) == (today - first).days + 1
         assert HealthScore.objects.filter(kind="day30").count() >= 2
         assert HealthScore.objects.filter(kind="day90").count() >= 1
+        closed = Onboarding.objects.get(status=Onboarding.Status.CLOSED)
+        assert CloseReview.objects.get(onboarding=closed).qbr_date > today  # closed by review
         report = metrics_report(tenant)
     assert report.ttfv_overall.median is not None
     assert report.day30.scores and report.day90.scores

@@ -28,8 +28,6 @@ from .common import (
     url,
 )
 
-# --- Step 6: close -----------------------------------------------------------------------------
-
 
 @member_required()
 @GET_POST

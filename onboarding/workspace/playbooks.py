@@ -29,8 +29,6 @@ from onboarding.services import playbook_editor as editor
 from . import forms_delivery as f
 from .common import GET_POST, flash_error, save_or_delete
 
-# --- Playbooks (admins) ------------------------------------------------------------------------
-
 
 def _playbook(playbook_id: int) -> Playbook:
     return get_object_or_404(Playbook.objects.all(), pk=playbook_id)

@@ -28,8 +28,6 @@ from .common import (
     url,
 )
 
-# --- Stakeholders ------------------------------------------------------------------------------
-
 
 def _handoff_missing(onboarding: Onboarding) -> list[str]:
     """What the handoff gate still asks for, where the handoff step provides it."""

@@ -33,8 +33,6 @@ from .common import (
     url,
 )
 
-# --- Step 5: training --------------------------------------------------------------------------
-
 
 def _training_forms(onboarding: Onboarding, data=None, which: str | None = None) -> dict:
     def bound(name: str):

@@ -713,7 +713,8 @@ class Command(BaseCommand):
             "yes" if total <= budget else "no",
         )
         # Many small tenants: what plan_batches would send for the same onboardings.
-        for tenants, each in ((min(2_000, self.n), max(1, self.n // 2_000)), (self.n, 1)):
+        shapes = {(min(2_000, self.n), max(1, self.n // 2_000)), (self.n, 1)}
+        for tenants, each in sorted(shapes):
             batches = plan_batches({i: each for i in range(tenants)})
             self.add(
                 f"Health messages for {tenants:,} tenants x {each:,} "

@@ -25,6 +25,7 @@ from onboarding.models import (
     TrainingResource,
     UsageRecord,
 )
+from onboarding.services.close_review import submit_close_review
 from onboarding.services.handoff import update_handoff
 from onboarding.services.invitations import invite_contact
 from onboarding.services.plan import refresh_milestone
@@ -226,7 +227,10 @@ class Command(BaseCommand):
                 client = invite_contact(tenant, contact, send_email=False).user
                 # The phase the finished tasks say it is in, and its milestones achieved to match,
                 # on their due dates (rather than today) so time to first value reads true.
-                Onboarding.objects.filter(pk=onboarding.pk).update(status=phase)
+                closing = phase == Onboarding.Status.CLOSED  # closed below, by its close review
+                Onboarding.objects.filter(pk=onboarding.pk).update(
+                    status=Onboarding.Status.GO_LIVE if closing else phase
+                )
                 for milestone in onboarding.milestones.all():
                     if refresh_milestone(milestone.pk) == "achieved":
                         noon = dt.datetime.combine(milestone.due_date, dt.time(12), tenant.tz)
@@ -234,7 +238,18 @@ class Command(BaseCommand):
                             achieved_at=min(noon, timezone.now())
                         )
                 self._history(tenant, onboarding, name, age)
-                if phase == Onboarding.Status.CLOSED:
+                if closing:
+                    submit_close_review(
+                        onboarding,
+                        {
+                            "day90_criteria_met": "yes",
+                            "usage_at_close": "36 of 40 agents work the new queue every day.",
+                            "next_quarter_goals": "Automate the first-line triage rules.",
+                            "ongoing_csm": users[Role.CSM].pk,
+                            "qbr_date": today + dt.timedelta(days=30),
+                        },
+                        users[Role.CSM],
+                    )
                     NpsResponse.objects.create(
                         onboarding=onboarding, user=client, score=9,
                         comment="Smooth rollout; the weekly plan kept everyone honest.",
