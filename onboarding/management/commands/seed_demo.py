@@ -141,7 +141,7 @@ class Command(BaseCommand):
             f"  Other members:    admin@, ae@, viewer@demo.example, same password\n"
             f"  Client portal:    {client_link}\n"
             f"                    (one-time link for hank@globex.example; a fresh one: "
-            f"python manage.py invite_link --tenant demo --email hank@globex.example)\n"
+            f".venv/bin/python manage.py invite_link --tenant demo --email hank@globex.example)\n"
             f"  Platform admin:   {tenant.absolute_url('').replace('demo.', '')}/admin/"
             f"   platform@localhost / {PASSWORD}\n"
         )
