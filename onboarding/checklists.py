@@ -34,8 +34,7 @@ Training
   self-serve-material  training resources exist and every held session has a recording.
   champions-trained    champions are named and each has champion_trained_at.
 Go-live and close
-  go-live-met          the last milestone is met: achieved_at set, or it has tasks and all are
-                       complete (the portal's rule).
+  go-live-met          the last milestone is met (achieved_at set, as everywhere).
   health-day30/90      a HealthScore snapshot of kind day30 / day90 exists.
   close-review-held    a CloseReview exists.
   ongoing-csm-introduced  CloseReview.ongoing_csm_introduced.

@@ -6,9 +6,9 @@ onboardings; dates are the tenant's local calendar dates. Definitions:
 Time to first value (TTFV)
     Days from the onboarding's start date to the day its first-value milestone was reached
     (``Milestone.is_first_value``, copied from the playbook, so each playbook chooses it). Reached
-    means ``achieved_at`` (its local date), or - when that was never set - the local date of the
-    last completion among its tasks, once all of them are complete. Onboardings that have not
-    reached it are counted as "not yet" and left out of the median and the distribution.
+    means ``achieved_at``, in the tenant's local calendar, as for every other reader of milestones.
+    Onboardings that have not reached it are counted as "not yet" and left out of the median and
+    the distribution.
 Milestone completion rate within the onboarding period
     Of the onboardings whose outcome is known, the share that reached every milestone (same rule)
     on or before start + the playbook's length in days (the model's default length without a
@@ -35,7 +35,7 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 
 from accounts.models import Tenant
@@ -46,7 +46,6 @@ from onboarding.models import (
     NpsResponse,
     Onboarding,
     SupportTicket,
-    Task,
     TouchModel,
 )
 
@@ -306,13 +305,10 @@ def _period_days(onboarding: Onboarding) -> int:
 
 
 def _reached_on(row: dict, tz) -> dt.date | None:
-    """The local date a milestone was reached: achieved_at, else its last task's completion once
-    every task of it is complete."""
-    if row["achieved_at"] is not None:
-        return row["achieved_at"].astimezone(tz).date()
-    if row["n"] and row["done"] == row["n"] and row["last_done"] is not None:
-        return row["last_done"].astimezone(tz).date()
-    return None
+    """The local date a milestone was reached, or None."""
+    if row["achieved_at"] is None:
+        return None
+    return row["achieved_at"].astimezone(tz).date()
 
 
 def metrics_report(
@@ -331,16 +327,10 @@ def metrics_report(
         for o in onboardings
     }
 
-    # Milestones, with what their tasks say about them.
     milestones = (
         Milestone.objects.filter(onboarding__in=base)
         .order_by()
         .values("id", "onboarding_id", "is_first_value", "achieved_at")
-        .annotate(
-            n=Count("tasks"),
-            done=Count("tasks", filter=Q(tasks__status=Task.Status.COMPLETE)),
-            last_done=Max("tasks__completed_at"),
-        )
     )
     reached_by: dict[int, list[dt.date | None]] = defaultdict(list)
     for m in milestones:

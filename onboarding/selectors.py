@@ -125,7 +125,7 @@ def _milestone_states(milestones: list[Milestone], tasks: list[Task], today: dt.
         own = by_milestone.get(milestone.pk, [])
         milestone.task_total = len(own)
         milestone.task_done = sum(1 for t in own if t.status == Task.Status.COMPLETE)
-        if milestone.achieved_at or (own and milestone.task_done == milestone.task_total):
+        if milestone.achieved_at:
             milestone.state = "done"
         elif milestone.due_date < today:
             milestone.state = "overdue"

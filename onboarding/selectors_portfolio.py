@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from django.db.models import (
     Case,
     Count,
-    Exists,
     F,
     FloatField,
     IntegerField,
@@ -57,12 +56,10 @@ def _task_count(**conditions) -> Coalesce:
 
 
 def open_milestones() -> QuerySet[Milestone]:
-    """Milestones not met yet, by the portal's rule: a milestone is met when it was marked
-    achieved, or when it has tasks and every one of them is complete."""
-    own_tasks = Task.objects.filter(milestone=OuterRef("pk"))
-    return Milestone.objects.filter(achieved_at__isnull=True).filter(
-        ~Exists(own_tasks) | Exists(own_tasks.exclude(status=Task.Status.COMPLETE))
-    )
+    """Milestones not met yet. Met means `achieved_at` is set, the one fact every reader uses
+    (portal, checklists, metrics, health, reminders); `services.plan.refresh_milestone` keeps it
+    in step with the milestone's tasks."""
+    return Milestone.objects.filter(achieved_at__isnull=True)
 
 
 def with_portfolio_figures(queryset: QuerySet[Onboarding], today: dt.date) -> QuerySet[Onboarding]:

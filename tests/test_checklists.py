@@ -31,6 +31,7 @@ from onboarding.models import (
     TrainingResource,
     TrainingSession,
 )
+from onboarding.services.plan import refresh_milestone
 from portal.tenancy.context import tenant_context
 from tests.conftest import client_for
 from tests.factories import PASSWORD, World
@@ -247,14 +248,19 @@ def test_go_live_and_close_items_follow_milestones_health_and_the_close_review(t
     with tenant_context(tenant_a.tenant):
         last = tenant_a.onboarding.milestones.order_by("-position").first()
         assert last.name == "Go-live and close"
-        # Met by its tasks: every task of the last milestone complete.
+        # Met by its tasks: every task of the last milestone complete (and the milestone
+        # refreshed, as every service that changes a task does).
         last.tasks.update(status="complete")
+    assert not states(tenant_a)["go-live-met"].done  # not yet refreshed: achieved_at decides
+    with tenant_context(tenant_a.tenant):
+        assert refresh_milestone(last) == "achieved"
     assert states(tenant_a)["go-live-met"].done
     with tenant_context(tenant_a.tenant):
         last.tasks.filter(pk=last.tasks.first().pk).update(status="in_progress")
+        assert refresh_milestone(last) == "reopened"
     assert not states(tenant_a)["go-live-met"].done
     with tenant_context(tenant_a.tenant):
-        last.achieved_at = NOW  # or marked achieved
+        last.achieved_at = NOW  # or marked achieved by hand (the platform admin)
         last.save()
         formula = ensure_formula(tenant_a.tenant)
         values = dict.fromkeys(

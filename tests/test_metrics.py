@@ -128,9 +128,9 @@ class Fixture:
         self.snapshot(a, "day90", 55.0, "yellow")
         self.answer(a, "ann", 10, "Great team")
         self.answer(a, "abe", 9)
-        # Beta: first value from its tasks: last done Nov 15 03:30Z = Nov 14 in New York, day 30.
+        # Beta: first value achieved Nov 15 03:30Z, which is Nov 14 in New York: day 30.
         self.beta = b = self.onboarding("Beta", "high", self.dan, dt.date(2025, 10, 15))
-        fv = self.milestone(b, "First value", first_value=True)
+        fv = self.milestone(b, "First value", first_value=True, achieved=utc(2025, 11, 15, 3, 30))
         self.task(b, fv, utc(2025, 11, 1, 12))
         self.task(b, fv, utc(2025, 11, 15, 3, 30))
         self.milestone(b, "Go-live")  # never reached; the period ended Jan 13

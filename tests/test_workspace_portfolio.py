@@ -23,6 +23,7 @@ from onboarding.models import (
     Task,
 )
 from onboarding.services import activity
+from onboarding.services.plan import refresh_milestone
 from portal.tenancy.context import tenant_context
 from tests.conftest import client_for
 from tests.factories import PASSWORD, World, build_world
@@ -143,11 +144,13 @@ def test_each_row_shows_progress_next_milestone_overdue_blocked_and_health():
             ("Go-live", 20, False),
         ),
     )
-    # The first milestone is met by its tasks (all complete), so the next is the second one.
+    # The first milestone is met by its tasks (all complete, the milestone refreshed as the
+    # services do), so the next is the second one.
     with tenant_context(shop.tenant):
         first, second, _ = acme.milestones.order_by("position")
         Milestone.objects.filter(pk=first.pk).update(achieved_at=None)
         acme.tasks.filter(status="complete").update(milestone=first)
+        assert refresh_milestone(first) == "achieved"
     shop.score(acme, "yellow", 55.0, days_ago=2)
     shop.score(acme, "green", 81.0, days_ago=1)  # the latest daily score wins
     shop.score(acme, "red", 12.0, days_ago=0, kind="day30")  # a snapshot is not the current
