@@ -29,6 +29,7 @@ from accounts.access import client_required, membership_of
 from accounts.content_safety import MAX_ATTACHMENT_BYTES
 from accounts.services import find_sign_in_link, redeem_sign_in_link
 from onboarding import ics
+from onboarding.form_handling import apply_errors
 from onboarding.models import Onboarding, Side, Task, TaskAttachment, TrainingResource
 from onboarding.selectors import (
     client_onboardings,
@@ -86,15 +87,6 @@ class NpsForm(forms.Form):
         max_length=portal_services.MAX_COMMENT_CHARS,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-
-
-def _apply_errors(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's ValidationError next to the field it names (or above the form)."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 # --- Lookups: always through the user's own onboardings -------------------------------------------
@@ -262,7 +254,7 @@ def task_status(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpR
                 request, onboarding, task.pk, status_form=form, status_conflict=conflict, status=409
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, f"“{task.title}” is now {task.get_status_display().lower()}.")
             if back_to_plan:
@@ -285,7 +277,7 @@ def task_comment(request: HttpRequest, onboarding_id: int, task_id: int) -> Http
         except NotAllowed as exc:
             raise Http404 from exc
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, "Your comment was added.")
             return redirect(_task_url(onboarding, task.pk, "comments"))
@@ -305,7 +297,7 @@ def task_attachment(request: HttpRequest, onboarding_id: int, task_id: int) -> H
         except NotAllowed as exc:
             raise Http404 from exc
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, "Your file was attached.")
             return redirect(_task_url(onboarding, task.pk, "files"))
@@ -385,7 +377,7 @@ def nps(request: HttpRequest, onboarding_id: int) -> HttpResponse:
         except NotAllowed as exc:
             raise Http404 from exc
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, "Thank you for your answer.")
             return redirect(_onboarding_url(onboarding, "nps"))

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from accounts.access import member_required
+from onboarding.form_handling import apply_errors
 from onboarding.models import CloseReview, Kickoff
 from onboarding.services import close_review as close_services
 
@@ -59,7 +60,7 @@ def close(request: HttpRequest, onboarding_id: int) -> HttpResponse:
                         onboarding, review_form.cleaned_data, request.user
                     )
                 except ValidationError as exc:
-                    f.apply_errors(review_form, exc)
+                    apply_errors(review_form, exc)
                 else:
                     messages.success(
                         request, "Close review saved; the onboarding is closed and read-only."
@@ -73,7 +74,7 @@ def close(request: HttpRequest, onboarding_id: int) -> HttpResponse:
                         review, qbr_form.cleaned_data["qbr_date"], request.user
                     )
                 except ValidationError as exc:
-                    f.apply_errors(qbr_form, exc)
+                    apply_errors(qbr_form, exc)
                 else:
                     messages.success(request, "QBR moved. Download the updated invitation.")
                     return redirect(here)

@@ -20,10 +20,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import Role
+from onboarding.form_handling import submit
 from onboarding.models import Onboarding
 from onboarding.services import training as training_services
-
-from .forms_delivery import apply_errors
 
 RUNNERS = {Role.ADMIN, Role.CSM}
 CLOSED = training_services.CLOSED
@@ -115,12 +114,4 @@ def save_or_delete(
             return redirect(stay or back)
         messages.success(request, deleted)
         return redirect(back)
-    if form.is_valid():
-        try:
-            save(form.cleaned_data, request.user)
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, saved)
-            return redirect(back)
-    return None
+    return submit(request, form, lambda data: save(data, request.user), done=saved, back=back)

@@ -2,14 +2,14 @@
 
 They only parse input into Python values (numbers, dates, objects of the right onboarding or
 playbook); every rule lives in the services, whose ValidationError is put next to the field it
-names with `apply_errors`. Choices of related objects are querysets of the tenant in scope and of
-the one onboarding or playbook, so an id from elsewhere is "not one of the choices".
+names with `onboarding.form_handling.apply_errors`. Choices of related objects are querysets of
+the tenant in scope and of the one onboarding or playbook, so an id from elsewhere is "not one
+of the choices".
 """
 
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from accounts.models import User
 from onboarding.models import (
@@ -24,15 +24,6 @@ from onboarding.models import (
 )
 from onboarding.services.close_review import ongoing_csm_choices
 from onboarding.services.playbook_editor import MAX_OFFSET, PHASES
-
-
-def apply_errors(form: forms.Form, error: ValidationError) -> None:
-    """A service's ValidationError next to the field it names (or above the form)."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 class DateInput(forms.DateInput):

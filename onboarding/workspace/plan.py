@@ -26,6 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import member_required
 from accounts.models import Role
+from onboarding.form_handling import apply_errors
 from onboarding.models import Milestone, Onboarding, Task
 from onboarding.services import comments as comment_services
 from onboarding.services import plan
@@ -158,15 +159,6 @@ def _posted(request: HttpRequest):
     return request.POST if request.method == "POST" else None
 
 
-def _apply_errors(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's ValidationError next to the field it names (or above the form)."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
-
-
 # --- The plan -------------------------------------------------------------------------------------
 
 
@@ -205,7 +197,7 @@ def task_add(request: HttpRequest, onboarding_id: int) -> HttpResponse:
                 by=request.user,
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             return _saved(request, onboarding, f"Added “{task.title}”.", f"task-{task.pk}")
     return _render(request, onboarding, "workspace/_task_form.html", {"form": form}, status=400)
@@ -319,7 +311,7 @@ def task_edit(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpRes
         except StaleVersion as exc:
             return _task_conflict(request, onboarding, exc.current, form, dependents)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             notice = f"Saved “{saved.title}”."
             if shifted:
@@ -384,7 +376,7 @@ def task_date(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpRes
                     request, onboarding, "workspace/_task_date.html", context, status=409
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_errors(form, exc)
             else:
                 notice = f"“{task.title}” is now due {task.due_date:%b} {task.due_date.day}."
                 if shifted:
@@ -409,7 +401,7 @@ def task_delete(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpR
         try:
             plan.delete_task(task, by=request.user, confirm_dependents=True)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             return _saved(request, onboarding, f"Deleted “{task.title}”.")
     context = {"form": form, "task": task, "dependents": dependents}
@@ -469,7 +461,7 @@ def task_comments(request: HttpRequest, onboarding_id: int, task_id: int) -> Htt
             except PermissionDenied as exc:
                 raise Http404 from exc
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_errors(form, exc)
             else:
                 note = "internal note" if form.cleaned_data["internal"] else "comment"
                 if not request.htmx:
@@ -506,7 +498,7 @@ def milestone_add(request: HttpRequest, onboarding_id: int) -> HttpResponse:
             try:
                 milestone = plan.add_milestone(onboarding, form.changes(), by=request.user)
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_errors(form, exc)
             else:
                 return _saved(
                     request,
@@ -554,7 +546,7 @@ def milestone_edit(request: HttpRequest, onboarding_id: int, milestone_id: int) 
                 request, onboarding, "workspace/_milestone_form.html", context, status=409
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             return _saved(
                 request,
@@ -578,7 +570,7 @@ def milestone_delete(request: HttpRequest, onboarding_id: int, milestone_id: int
         try:
             loose = plan.delete_milestone(milestone, by=request.user)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             notice = f"Deleted the milestone “{milestone.name}”."
             if loose:

@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from accounts.access import member_required
 from accounts.models import Role
+from onboarding.form_handling import apply_errors
 from onboarding.models import (
     Onboarding,
     Playbook,
@@ -46,7 +47,7 @@ def playbooks(request: HttpRequest) -> HttpResponse:
                     form.cleaned_data["source"], form.cleaned_data["name"], request.user
                 )
             except ValidationError as exc:
-                f.apply_errors(form, exc)
+                apply_errors(form, exc)
             else:
                 messages.success(request, f"Playbook “{copy.name}” created. Adjust it below.")
                 return redirect("workspace:playbook", playbook_id=copy.pk)
@@ -122,7 +123,7 @@ def playbook(request: HttpRequest, playbook_id: int) -> HttpResponse:
             try:
                 call(form.cleaned_data)
             except ValidationError as exc:
-                f.apply_errors(form, exc)
+                apply_errors(form, exc)
             else:
                 messages.success(request, done)
                 return redirect(f"{here}#{which}s" if which != "settings" else here)

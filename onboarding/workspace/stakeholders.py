@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import member_required
+from onboarding.form_handling import apply_errors
 from onboarding.models import Onboarding, PortalAccess
 from onboarding.services import stakeholders as stakeholder_services
 
@@ -71,7 +72,7 @@ def stakeholder_invite(request: HttpRequest, onboarding_id: int) -> HttpResponse
         try:
             access = stakeholder_services.invite(onboarding, form.cleaned_data, request.user)
         except ValidationError as exc:
-            f.apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(
                 request, f"Invitation sent to {access.contact.name} ({access.user.email})."

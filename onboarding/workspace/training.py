@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from accounts.access import member_required
+from onboarding.form_handling import apply_errors
 from onboarding.models import Contact, Onboarding, TrainingGroup, TrainingResource, TrainingSession
 from onboarding.services import training as training_services
 
@@ -74,7 +75,7 @@ def training(request: HttpRequest, onboarding_id: int) -> HttpResponse:
             try:
                 save(onboarding, form.cleaned_data, request.user)
             except ValidationError as exc:
-                f.apply_errors(form, exc)
+                apply_errors(form, exc)
             else:
                 messages.success(request, done)
                 return redirect(f"{here}#{which}s")

@@ -4,23 +4,23 @@ requirement_id (a RequirementItem of that onboarding)."""
 
 from django.urls import path
 
-from onboarding.workspace import steps
+from onboarding.workspace import handoff, kickoff, requirements
 
 ONE = "onboardings/<int:onboarding_id>/"
 STAKEHOLDER = ONE + "handoff/stakeholders/<int:contact_id>/"
 REQUIREMENT = ONE + "requirements/<int:requirement_id>/"
 
 urlpatterns = [
-    path(ONE + "handoff/", steps.handoff, name="handoff"),
-    path(ONE + "handoff/stakeholders/", steps.stakeholder_add, name="stakeholder-add"),
-    path(STAKEHOLDER, steps.stakeholder_edit, name="stakeholder-edit"),
-    path(STAKEHOLDER + "delete/", steps.stakeholder_delete, name="stakeholder-delete"),
-    path(ONE + "phase/", steps.phase, name="phase"),
-    path(ONE + "kickoff/", steps.kickoff, name="kickoff"),
-    path(ONE + "kickoff.ics", steps.kickoff_ics, name="kickoff-ics"),
-    path(ONE + "kickoff/cancel/", steps.kickoff_cancel, name="kickoff-cancel"),
-    path(ONE + "requirements/", steps.requirements, name="requirements"),
-    path(REQUIREMENT, steps.requirement_edit, name="requirement-edit"),
-    path(REQUIREMENT + "delete/", steps.requirement_delete, name="requirement-delete"),
-    path(REQUIREMENT + "task/", steps.requirement_task, name="requirement-task"),
+    path(ONE + "handoff/", handoff.handoff, name="handoff"),
+    path(ONE + "handoff/stakeholders/", handoff.stakeholder_add, name="stakeholder-add"),
+    path(STAKEHOLDER, handoff.stakeholder_edit, name="stakeholder-edit"),
+    path(STAKEHOLDER + "delete/", handoff.stakeholder_delete, name="stakeholder-delete"),
+    path(ONE + "phase/", handoff.phase, name="phase"),
+    path(ONE + "kickoff/", kickoff.kickoff, name="kickoff"),
+    path(ONE + "kickoff.ics", kickoff.kickoff_ics, name="kickoff-ics"),
+    path(ONE + "kickoff/cancel/", kickoff.kickoff_cancel, name="kickoff-cancel"),
+    path(ONE + "requirements/", requirements.requirements, name="requirements"),
+    path(REQUIREMENT, requirements.requirement_edit, name="requirement-edit"),
+    path(REQUIREMENT + "delete/", requirements.requirement_delete, name="requirement-delete"),
+    path(REQUIREMENT + "task/", requirements.requirement_task, name="requirement-task"),
 ]
