@@ -18,146 +18,40 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import member_required
-from accounts.models import Role
 from onboarding.form_handling import apply_errors
-from onboarding.models import Milestone, Onboarding, Task
+from onboarding.models import Onboarding, Task
 from onboarding.services import comments as comment_services
 from onboarding.services import plan
-from onboarding.services.plan import StaleMilestone, StaleVersion
+from onboarding.services.plan import StaleVersion
+from onboarding.workspace.plan_common import (
+    EDIT_ROLES,
+    TASK_CONFLICT,
+    answer_saved,
+    board_context,
+    can_edit_plan,
+    move,
+    plan_context,
+    plan_onboarding_or_404,
+    posted_data,
+    refuse_closed,
+    render_fragment,
+    status_line,
+    task_or_404,
+)
 from onboarding.workspace.plan_forms import (
     CommentForm,
     ConfirmForm,
-    MilestoneForm,
-    MoveForm,
     TaskDateForm,
     TaskForm,
-    milestone_initial,
     task_initial,
 )
-
-EDIT_ROLES = (Role.ADMIN, Role.CSM)
-TASK_CONFLICT = (
-    "This task changed since you opened it. Below is the newer version; your changes were not "
-    "saved. Check it and save again."
-)
-MILESTONE_CONFLICT = (
-    "This milestone changed since you opened it. Below is the newer version; your changes were "
-    "not saved. Check it and save again."
-)
-CLOSED_NOTE = "This onboarding is closed; its plan is read-only."
-
-
-# --- Lookups and rendering ------------------------------------------------------------------------
-
-
-def _onboarding_or_404(onboarding_id: int) -> Onboarding:
-    return get_object_or_404(
-        Onboarding.objects.select_related("customer", "owner"), pk=onboarding_id
-    )
-
-
-def _task_or_404(onboarding: Onboarding, task_id: int) -> Task:
-    task = get_object_or_404(
-        onboarding.tasks.select_related("milestone", "owner_contact"), pk=task_id
-    )
-    task.onboarding = onboarding
-    return task
-
-
-def _milestone_or_404(onboarding: Onboarding, milestone_id: int) -> Milestone:
-    milestone = get_object_or_404(onboarding.milestones.all(), pk=milestone_id)
-    milestone.onboarding = onboarding
-    return milestone
-
-
-def _can_edit(request: HttpRequest, onboarding: Onboarding) -> bool:
-    membership = getattr(request, "membership", None)
-    return (
-        membership is not None
-        and membership.role in EDIT_ROLES
-        and onboarding.status != Onboarding.Status.CLOSED
-    )
-
-
-def _plan_url(onboarding: Onboarding, anchor: str = "") -> str:
-    url = reverse("workspace:plan", kwargs={"onboarding_id": onboarding.pk})
-    return f"{url}#{anchor}" if anchor else url
-
-
-def _context(request: HttpRequest, onboarding: Onboarding, extra: dict) -> dict:
-    return {
-        "onboarding": onboarding,
-        "current_tab": "plan",
-        "can_edit": _can_edit(request, onboarding),
-        "plan_url": _plan_url(onboarding),
-        **extra,
-    }
-
-
-def _render(
-    request: HttpRequest,
-    onboarding: Onboarding,
-    fragment: str,
-    extra: dict,
-    *,
-    status: int = 200,
-) -> HttpResponse:
-    """The fragment alone for htmx, else a full page around it."""
-    context = _context(request, onboarding, {"fragment": fragment, **extra})
-    template = fragment if request.htmx else "workspace/plan_edit.html"
-    response = render(request, template, context, status=status)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
-
-
-def _board_context(request: HttpRequest, onboarding: Onboarding) -> dict:
-    can_edit = _can_edit(request, onboarding)
-    context = {"board": plan.plan_board(onboarding)}
-    if can_edit:
-        context["add_task_form"] = TaskForm(onboarding=onboarding, auto_id="add-task-%s")
-        context["add_milestone_form"] = MilestoneForm(auto_id="add-milestone-%s")
-    return context
-
-
-def _status_line(notice: str) -> str:
-    return render_to_string("workspace/_plan_status.html", {"notice": notice, "oob": True})
-
-
-def _saved(
-    request: HttpRequest, onboarding: Onboarding, notice: str, anchor: str = ""
-) -> HttpResponse:
-    """After a change: htmx gets the re-rendered plan body; a plain form a redirect to the plan."""
-    if not request.htmx:
-        messages.success(request, notice)
-        return redirect(_plan_url(onboarding, anchor))
-    context = _context(request, onboarding, _board_context(request, onboarding))
-    body = render_to_string("workspace/_milestone_groups.html", context, request=request)
-    response = HttpResponse(body + _status_line(notice))
-    response["HX-Retarget"] = "#plan-body"
-    response["HX-Reswap"] = "outerHTML"
-    return response
-
-
-def _closed(request: HttpRequest, onboarding: Onboarding) -> HttpResponse:
-    if not request.htmx:
-        messages.error(request, CLOSED_NOTE)
-        return redirect(_plan_url(onboarding))
-    return _render(
-        request, onboarding, "workspace/_plan_status.html", {"notice": CLOSED_NOTE}, status=403
-    )
-
-
-def _posted(request: HttpRequest):
-    """The form data of a POST (even an empty one, so it shows its errors), else None."""
-    return request.POST if request.method == "POST" else None
-
 
 # --- The plan -------------------------------------------------------------------------------------
 
@@ -165,8 +59,8 @@ def _posted(request: HttpRequest):
 @member_required()
 @require_http_methods(["GET", "HEAD"])
 def plan_page(request: HttpRequest, onboarding_id: int) -> HttpResponse:
-    onboarding = _onboarding_or_404(onboarding_id)
-    context = _context(request, onboarding, _board_context(request, onboarding))
+    onboarding = plan_onboarding_or_404(onboarding_id)
+    context = plan_context(request, onboarding, board_context(request, onboarding))
     # htmx asks for the plan to put a row back (Cancel, Close): the body is enough, and a whole
     # page would carry a <style> with another response's nonce.
     template = "workspace/_milestone_groups.html" if request.htmx else "workspace/plan.html"
@@ -181,12 +75,12 @@ def plan_page(request: HttpRequest, onboarding_id: int) -> HttpResponse:
 @member_required(*EDIT_ROLES)
 @require_http_methods(["GET", "POST"])
 def task_add(request: HttpRequest, onboarding_id: int) -> HttpResponse:
-    onboarding = _onboarding_or_404(onboarding_id)
+    onboarding = plan_onboarding_or_404(onboarding_id)
     if onboarding.status == Onboarding.Status.CLOSED:
-        return _closed(request, onboarding)
+        return refuse_closed(request, onboarding)
     if request.method == "GET":
         form = TaskForm(onboarding=onboarding, auto_id="add-task-%s")
-        return _render(request, onboarding, "workspace/_task_form.html", {"form": form})
+        return render_fragment(request, onboarding, "workspace/_task_form.html", {"form": form})
     form = TaskForm(request.POST, onboarding=onboarding, auto_id="add-task-%s")
     if form.is_valid():
         try:
@@ -199,8 +93,10 @@ def task_add(request: HttpRequest, onboarding_id: int) -> HttpResponse:
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            return _saved(request, onboarding, f"Added “{task.title}”.", f"task-{task.pk}")
-    return _render(request, onboarding, "workspace/_task_form.html", {"form": form}, status=400)
+            return answer_saved(request, onboarding, f"Added “{task.title}”.", f"task-{task.pk}")
+    return render_fragment(
+        request, onboarding, "workspace/_task_form.html", {"form": form}, status=400
+    )
 
 
 def _your_version(form: TaskForm, current: Task) -> list[tuple[str, str]]:
@@ -243,7 +139,7 @@ def _task_conflict(
         "conflict": TASK_CONFLICT,
         "yours": _your_version(submitted, current),
     }
-    return _render(request, onboarding, "workspace/_task_form.html", context, status=409)
+    return render_fragment(request, onboarding, "workspace/_task_form.html", context, status=409)
 
 
 def _row_response(
@@ -254,7 +150,7 @@ def _row_response(
     for group in board.groups:
         for i, task in enumerate(group.tasks):
             if task.pk == task_id:
-                context = _context(
+                context = plan_context(
                     request,
                     onboarding,
                     {"task": task, "first": i == 0, "last": i == len(group.tasks) - 1},
@@ -271,17 +167,17 @@ def _row_response(
                     body += render_to_string(
                         "workspace/_milestone_head.html", context, request=request
                     )
-                return HttpResponse(body + _status_line(notice))
+                return HttpResponse(body + status_line(notice))
     raise Http404  # pragma: no cover - the task was just saved in this request
 
 
 @member_required(*EDIT_ROLES)
 @require_http_methods(["GET", "POST"])
 def task_edit(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpResponse:
-    onboarding = _onboarding_or_404(onboarding_id)
-    task = _task_or_404(onboarding, task_id)
+    onboarding = plan_onboarding_or_404(onboarding_id)
+    task = task_or_404(onboarding, task_id)
     if onboarding.status == Onboarding.Status.CLOSED:
-        return _closed(request, onboarding)
+        return refuse_closed(request, onboarding)
     dependents = len(plan.open_dependents(task))
     kwargs = {
         "onboarding": onboarding,
@@ -291,7 +187,7 @@ def task_edit(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpRes
     }
     if request.method == "GET":
         form = TaskForm(initial=task_initial(task), **kwargs)
-        return _render(
+        return render_fragment(
             request, onboarding, "workspace/_task_form.html", {"form": form, "task": task}
         )
     form = TaskForm(request.POST, **kwargs)
@@ -322,8 +218,8 @@ def task_edit(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpRes
             deps_changed = {d.pk for d in form.cleaned_data["depends_on"]} != before_deps
             if request.htmx and before == after and not shifted and not deps_changed:
                 return _row_response(request, onboarding, saved.pk, notice)
-            return _saved(request, onboarding, notice, f"task-{saved.pk}")
-    return _render(
+            return answer_saved(request, onboarding, notice, f"task-{saved.pk}")
+    return render_fragment(
         request, onboarding, "workspace/_task_form.html", {"form": form, "task": task}, status=400
     )
 
@@ -333,10 +229,10 @@ def task_edit(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpRes
 def task_date(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpResponse:
     """Move a due date; the form lists the open tasks that wait for this one and offers to
     shift them by the same number of days before anything is saved."""
-    onboarding = _onboarding_or_404(onboarding_id)
-    task = _task_or_404(onboarding, task_id)
+    onboarding = plan_onboarding_or_404(onboarding_id)
+    task = task_or_404(onboarding, task_id)
     if onboarding.status == Onboarding.Status.CLOSED:
-        return _closed(request, onboarding)
+        return refuse_closed(request, onboarding)
     dependents = plan.open_dependents(task)
     kwargs = {"dependents": len(dependents), "auto_id": f"date-task-{task.pk}-%s"}
     if request.method == "GET":
@@ -372,7 +268,7 @@ def task_date(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpRes
                     "dependents": dependents,
                     "conflict": TASK_CONFLICT,
                 }
-                return _render(
+                return render_fragment(
                     request, onboarding, "workspace/_task_date.html", context, status=409
                 )
             except ValidationError as exc:
@@ -381,54 +277,48 @@ def task_date(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpRes
                 notice = f"“{task.title}” is now due {task.due_date:%b} {task.due_date.day}."
                 if shifted:
                     notice += f" {shifted} dependent task{'s' if shifted != 1 else ''} shifted too."
-                return _saved(request, onboarding, notice, f"task-{task.pk}")
+                return answer_saved(request, onboarding, notice, f"task-{task.pk}")
     context = {"form": form, "task": task, "dependents": dependents}
     status = 200 if request.method == "GET" else 400
-    return _render(request, onboarding, "workspace/_task_date.html", context, status=status)
+    return render_fragment(request, onboarding, "workspace/_task_date.html", context, status=status)
 
 
 @member_required(*EDIT_ROLES)
 @require_http_methods(["GET", "POST"])
 def task_delete(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpResponse:
     """GET asks (naming the tasks that depend on it); only a POST with confirm deletes."""
-    onboarding = _onboarding_or_404(onboarding_id)
-    task = _task_or_404(onboarding, task_id)
+    onboarding = plan_onboarding_or_404(onboarding_id)
+    task = task_or_404(onboarding, task_id)
     if onboarding.status == Onboarding.Status.CLOSED:
-        return _closed(request, onboarding)
+        return refuse_closed(request, onboarding)
     dependents = plan.direct_dependents(task)
-    form = ConfirmForm(_posted(request), initial={"confirm": True})
+    form = ConfirmForm(posted_data(request), initial={"confirm": True})
     if request.method == "POST" and form.is_valid():
         try:
             plan.delete_task(task, by=request.user, confirm_dependents=True)
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            return _saved(request, onboarding, f"Deleted “{task.title}”.")
+            return answer_saved(request, onboarding, f"Deleted “{task.title}”.")
     context = {"form": form, "task": task, "dependents": dependents}
     status = 400 if request.method == "POST" else 200
-    return _render(request, onboarding, "workspace/_task_delete.html", context, status=status)
+    return render_fragment(
+        request, onboarding, "workspace/_task_delete.html", context, status=status
+    )
 
 
 @member_required(*EDIT_ROLES)
 @require_POST
 def task_move(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpResponse:
-    onboarding = _onboarding_or_404(onboarding_id)
-    task = _task_or_404(onboarding, task_id)
-    if onboarding.status == Onboarding.Status.CLOSED:
-        return _closed(request, onboarding)
-    form = MoveForm(request.POST)
-    if form.is_valid():
-        direction = form.cleaned_data["direction"]
-        if plan.move_task(task, direction, by=request.user):
-            return _saved(
-                request, onboarding, f"Moved “{task.title}” {direction}.", f"task-{task.pk}"
-            )
-        return _saved(request, onboarding, f"“{task.title}” is already at the {_end(direction)}.")
-    return _saved(request, onboarding, "Choose up or down.", f"task-{task.pk}")
-
-
-def _end(direction: str) -> str:
-    return "top" if direction == "up" else "bottom"
+    onboarding = plan_onboarding_or_404(onboarding_id)
+    task = task_or_404(onboarding, task_id)
+    return move(
+        request,
+        onboarding,
+        name=task.title,
+        anchor=f"task-{task.pk}",
+        mover=lambda direction: plan.move_task(task, direction, by=request.user),
+    )
 
 
 # --- Comments -------------------------------------------------------------------------------------
@@ -438,9 +328,9 @@ def _end(direction: str) -> str:
 @require_http_methods(["GET", "POST"])
 def task_comments(request: HttpRequest, onboarding_id: int, task_id: int) -> HttpResponse:
     """All of a task's comments, internal notes marked; admins and CSMs may add one."""
-    onboarding = _onboarding_or_404(onboarding_id)
-    task = _task_or_404(onboarding, task_id)
-    can_comment = _can_edit(request, onboarding)
+    onboarding = plan_onboarding_or_404(onboarding_id)
+    task = task_or_404(onboarding, task_id)
+    can_comment = can_edit_plan(request, onboarding)
     auto_id = f"comment-task-{task.pk}-%s"
     form = CommentForm(auto_id=auto_id)
     status = 200
@@ -448,7 +338,7 @@ def task_comments(request: HttpRequest, onboarding_id: int, task_id: int) -> Htt
         if request.membership.role not in EDIT_ROLES:
             raise Http404
         if onboarding.status == Onboarding.Status.CLOSED:
-            return _closed(request, onboarding)
+            return refuse_closed(request, onboarding)
         form = CommentForm(request.POST, auto_id=auto_id)
         if form.is_valid():
             try:
@@ -480,125 +370,6 @@ def task_comments(request: HttpRequest, onboarding_id: int, task_id: int) -> Htt
         "form": form,
         "can_comment": can_comment,
     }
-    return _render(request, onboarding, "workspace/_task_comments.html", context, status=status)
-
-
-# --- Milestones -----------------------------------------------------------------------------------
-
-
-@member_required(*EDIT_ROLES)
-@require_http_methods(["GET", "POST"])
-def milestone_add(request: HttpRequest, onboarding_id: int) -> HttpResponse:
-    onboarding = _onboarding_or_404(onboarding_id)
-    if onboarding.status == Onboarding.Status.CLOSED:
-        return _closed(request, onboarding)
-    form = MilestoneForm(_posted(request), auto_id="add-milestone-%s")
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                milestone = plan.add_milestone(onboarding, form.changes(), by=request.user)
-            except ValidationError as exc:
-                apply_errors(form, exc)
-            else:
-                return _saved(
-                    request,
-                    onboarding,
-                    f"Added the milestone “{milestone.name}”.",
-                    f"milestone-{milestone.pk}",
-                )
-    status = 400 if request.method == "POST" else 200
-    return _render(
-        request, onboarding, "workspace/_milestone_form.html", {"form": form}, status=status
+    return render_fragment(
+        request, onboarding, "workspace/_task_comments.html", context, status=status
     )
-
-
-@member_required(*EDIT_ROLES)
-@require_http_methods(["GET", "POST"])
-def milestone_edit(request: HttpRequest, onboarding_id: int, milestone_id: int) -> HttpResponse:
-    onboarding = _onboarding_or_404(onboarding_id)
-    milestone = _milestone_or_404(onboarding, milestone_id)
-    if onboarding.status == Onboarding.Status.CLOSED:
-        return _closed(request, onboarding)
-    auto_id = f"edit-milestone-{milestone.pk}-%s"
-    if request.method == "GET":
-        form = MilestoneForm(initial=milestone_initial(milestone), editing=True, auto_id=auto_id)
-        return _render(
-            request,
-            onboarding,
-            "workspace/_milestone_form.html",
-            {"form": form, "milestone": milestone},
-        )
-    form = MilestoneForm(request.POST, editing=True, auto_id=auto_id)
-    form.fields["sequence"].required = True
-    if form.is_valid():
-        try:
-            milestone = plan.edit_milestone(
-                milestone,
-                form.changes(),
-                expected_sequence=form.cleaned_data["sequence"],
-                by=request.user,
-            )
-        except StaleMilestone as exc:
-            current = exc.current
-            form = MilestoneForm(initial=milestone_initial(current), editing=True, auto_id=auto_id)
-            context = {"form": form, "milestone": current, "conflict": MILESTONE_CONFLICT}
-            return _render(
-                request, onboarding, "workspace/_milestone_form.html", context, status=409
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            return _saved(
-                request,
-                onboarding,
-                f"Saved the milestone “{milestone.name}”.",
-                f"milestone-{milestone.pk}",
-            )
-    context = {"form": form, "milestone": milestone}
-    return _render(request, onboarding, "workspace/_milestone_form.html", context, status=400)
-
-
-@member_required(*EDIT_ROLES)
-@require_http_methods(["GET", "POST"])
-def milestone_delete(request: HttpRequest, onboarding_id: int, milestone_id: int) -> HttpResponse:
-    onboarding = _onboarding_or_404(onboarding_id)
-    milestone = _milestone_or_404(onboarding, milestone_id)
-    if onboarding.status == Onboarding.Status.CLOSED:
-        return _closed(request, onboarding)
-    form = ConfirmForm(_posted(request), initial={"confirm": True})
-    if request.method == "POST" and form.is_valid():
-        try:
-            loose = plan.delete_milestone(milestone, by=request.user)
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            notice = f"Deleted the milestone “{milestone.name}”."
-            if loose:
-                notice += f" Its {loose} task{'s' if loose != 1 else ''} stay in the plan."
-            return _saved(request, onboarding, notice)
-    context = {
-        "form": form,
-        "milestone": milestone,
-        "task_count": milestone.tasks.count(),
-    }
-    status = 400 if request.method == "POST" else 200
-    return _render(request, onboarding, "workspace/_milestone_delete.html", context, status=status)
-
-
-@member_required(*EDIT_ROLES)
-@require_POST
-def milestone_move(request: HttpRequest, onboarding_id: int, milestone_id: int) -> HttpResponse:
-    onboarding = _onboarding_or_404(onboarding_id)
-    milestone = _milestone_or_404(onboarding, milestone_id)
-    if onboarding.status == Onboarding.Status.CLOSED:
-        return _closed(request, onboarding)
-    form = MoveForm(request.POST)
-    anchor = f"milestone-{milestone.pk}"
-    if form.is_valid():
-        direction = form.cleaned_data["direction"]
-        if plan.move_milestone(milestone, direction, by=request.user):
-            return _saved(request, onboarding, f"Moved “{milestone.name}” {direction}.", anchor)
-        return _saved(
-            request, onboarding, f"“{milestone.name}” is already at the {_end(direction)}."
-        )
-    return _saved(request, onboarding, "Choose up or down.", anchor)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from onboarding.workspace import plan
+from onboarding.workspace import plan, plan_milestones
 
 PLAN = "onboardings/<int:onboarding_id>/plan/"
 TASK = PLAN + "tasks/<int:task_id>/"
@@ -16,8 +16,8 @@ urlpatterns = [
     path(TASK + "delete/", plan.task_delete, name="task-delete"),
     path(TASK + "move/", plan.task_move, name="task-move"),
     path(TASK + "comments/", plan.task_comments, name="task-comments"),
-    path(PLAN + "milestones/add/", plan.milestone_add, name="milestone-add"),
-    path(MILESTONE + "edit/", plan.milestone_edit, name="milestone-edit"),
-    path(MILESTONE + "delete/", plan.milestone_delete, name="milestone-delete"),
-    path(MILESTONE + "move/", plan.milestone_move, name="milestone-move"),
+    path(PLAN + "milestones/add/", plan_milestones.milestone_add, name="milestone-add"),
+    path(MILESTONE + "edit/", plan_milestones.milestone_edit, name="milestone-edit"),
+    path(MILESTONE + "delete/", plan_milestones.milestone_delete, name="milestone-delete"),
+    path(MILESTONE + "move/", plan_milestones.milestone_move, name="milestone-move"),
 ]
