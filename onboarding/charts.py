@@ -33,7 +33,7 @@ FONT = 'font-family="system-ui, sans-serif"'
 @dataclass(frozen=True)
 class Bar:
     label: str
-    value: float
+    value: float | None  # None: no data for this group, which is not a zero
     tone: str = ""  # green / yellow / red / muted: the bar's colour and css class
 
 
@@ -42,10 +42,21 @@ def _num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".") if value % 1 else str(int(value))
 
 
-def _fmt(value: float) -> str:
+def _fmt(value: float | None) -> str:
     if value is None:
         return "—"
     return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+def _with_unit(value: float | None, unit: str) -> str:
+    """`3 days`, `1 day`, `40 %`-style text; `no data` for a missing value. `unit` is plural."""
+    if value is None:
+        return "no data"
+    if not unit:
+        return _fmt(value)
+    if value == 1 and unit.endswith("s"):
+        unit = unit[:-1]
+    return f"{_fmt(value)}{'' if unit == '%' else ' '}{unit}"
 
 
 def _short(text: str, limit: int) -> str:
@@ -64,8 +75,9 @@ def _nice_max(value: float) -> float:
 
 def _open(kind: str, title: str, description: str, width: int, height: int) -> tuple[str, str]:
     uid = f"chart-{secrets.token_hex(4)}"
+    size = "chart-wide" if width > 480 else "chart-narrow"  # the narrowest it may be drawn
     head = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{kind}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{kind} {size}" '
         f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMidYMid meet" '
         f'role="img" aria-labelledby="{uid}-t {uid}-d" focusable="false">'
         f'<title id="{uid}-t">{escape(title)}</title>'
@@ -87,9 +99,10 @@ def bar_chart(
     """Vertical bars with their values printed above them. `bars` are Bar or (label, value).
     With `counts`, the axis has whole-number ticks only (no 0.5 of an onboarding). `width` is
     the drawing's own width: give about the width it is shown at, so its text stays legible."""
-    items = [b if isinstance(b, Bar) else Bar(str(b[0]), b[1] or 0) for b in bars]
-    unit = f" {value_label}" if value_label else ""
-    description = "; ".join(f"{b.label}: {_fmt(b.value)}{unit}" for b in items) or "No data."
+    items = [b if isinstance(b, Bar) else Bar(str(b[0]), b[1]) for b in bars]
+    description = (
+        "; ".join(f"{b.label}: {_with_unit(b.value, value_label)}" for b in items) or "No data."
+    )
     _, svg = _open("bar", title, description, width, height)
     left, right, top, bottom = 44, 8, 18, 40
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -100,7 +113,7 @@ def bar_chart(
             f'font-size="14" fill="{MUTED}" {FONT}>No data yet</text></svg>'
         )
         return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
-    top_value = max_value or _nice_max(max((b.value or 0) for b in items))
+    top_value = max_value or _nice_max(max((b.value or 0) for b in items))  # None counts as 0
     if counts:  # five ticks, 0 .. top, all whole numbers
         top_value = max(4, 4 * math.ceil(top_value / 4))
     for i in range(5):
@@ -118,23 +131,31 @@ def bar_chart(
     label_size = 11 if slot >= 44 else 9
     label_chars = max(3, int(slot / (label_size * 0.6)))
     for i, bar in enumerate(items):
-        value = bar.value or 0
-        h = plot_h * min(value, top_value) / top_value
+        tooltip = escape(f"{bar.label}: {_with_unit(bar.value, value_label)}")
         x = left + slot * i + (slot - bar_w) / 2
+        label = (
+            f'<text class="label" x="{_num(left + slot * i + slot / 2)}" '
+            f'y="{height - bottom + 16}" text-anchor="middle" font-size="{label_size}" '
+            f'fill="{INK}" {FONT}>{escape(_short(bar.label, label_chars))}</text>'
+        )
+        if bar.value is None:  # no bar at all, and a dash where its value would be
+            parts.append(
+                f'<g class="bar no-data"><title>{tooltip}</title>'
+                f'<text class="value" x="{_num(x + bar_w / 2)}" y="{_num(top + plot_h - 4)}" '
+                f'text-anchor="middle" font-size="11" fill="{MUTED}" {FONT}>—</text>{label}</g>'
+            )
+            continue
+        h = plot_h * min(bar.value, top_value) / top_value
         y = top + plot_h - h
         fill = TONES.get(bar.tone, BAR)
         tone = f" {escape(bar.tone)}" if bar.tone else ""
         parts.append(
             f'<g class="bar{tone}">'
             f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(bar_w)}" height="{_num(max(h, 0))}" '
-            f'fill="{fill}" rx="2"><title>{escape(bar.label)}: {_fmt(value)}{escape(unit)}</title>'
-            f"</rect>"
+            f'fill="{fill}" rx="2"><title>{tooltip}</title></rect>'
             f'<text class="value" x="{_num(x + bar_w / 2)}" y="{_num(y - 4)}" '
-            f'text-anchor="middle" font-size="11" fill="{INK}" {FONT}>{_fmt(value)}</text>'
-            f'<text class="label" x="{_num(left + slot * i + slot / 2)}" '
-            f'y="{height - bottom + 16}" text-anchor="middle" font-size="{label_size}" '
-            f'fill="{INK}" {FONT}>{escape(_short(bar.label, label_chars))}</text>'
-            f"</g>"
+            f'text-anchor="middle" font-size="11" fill="{INK}" {FONT}>{_fmt(bar.value)}</text>'
+            f"{label}</g>"
         )
     parts.append(
         f'<line class="axis" x1="{left}" x2="{width - right}" y1="{top + plot_h}" '
@@ -207,6 +228,10 @@ def line_chart(
             f'y1="{_num(y)}" y2="{_num(y)}" stroke="{TONES.get(tone, MUTED)}" stroke-width="1" '
             f'stroke-dasharray="4 3"><title>{escape(tone.title())} from {_fmt(value)}</title>'
             f"</line>"
+            # Its meaning written on it, so the dashed lines need no legend.
+            f'<text class="threshold-label" x="{width - right - 2}" y="{_num(y - 3)}" '
+            f'text-anchor="end" font-size="10" fill="{TONES.get(tone, MUTED)}" {FONT}>'
+            f"{escape(tone)} from {_fmt(value)}</text>"
         )
     coords = [xy(d, v) for d, v in points]
     parts.append(

@@ -36,18 +36,18 @@ def _charts(report: MetricsReport) -> dict:
             width=HALF,
         ),
         "ttfv_model": bar_chart(
-            [Bar(g.label, g.median or 0) for g in report.ttfv_by_model],
+            [Bar(g.label, g.median) for g in report.ttfv_by_model],
             title="Median days to first value, by model",
             value_label="days",
             width=HALF,
         ),
         "ttfv_csm": bar_chart(
-            [Bar(g.label, g.median or 0) for g in report.ttfv_by_csm],
+            [Bar(g.label, g.median) for g in report.ttfv_by_csm],
             title="Median days to first value, by CSM",
             value_label="days",
         ),
         "milestones": bar_chart(
-            [Bar(g.label, g.rate or 0) for g in [report.milestones, *report.milestones_by_model]],
+            [Bar(g.label, g.rate) for g in [report.milestones, *report.milestones_by_model]],
             title="Milestones completed within the onboarding period, % of decided onboardings",
             value_label="%",
             max_value=100,

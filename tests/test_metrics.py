@@ -330,6 +330,8 @@ class TestPage:
         assert "Too slow &lt;script&gt;" in html
         assert "NPS 25" in html
         assert "33.3%" in html  # milestone completion
+        # No mid-touch onboarding has reached first value: its median is missing, not zero.
+        assert "Mid-touch: no data" in html and "Mid-touch: 0 days" not in html
         assert "/app/metrics/export.csv" in html
 
     def test_filters_apply_and_bad_ones_are_reported(self, fx, frozen_now):
@@ -422,6 +424,23 @@ class TestCharts:
         assert "<title>&lt;b&gt;x&lt;/b&gt;: 3</title>" in svg
         assert "style=" not in svg and "<script" not in svg
 
+    def test_a_group_without_data_is_not_drawn_as_zero(self):
+        svg = bar_chart(
+            [Bar("High-touch", 12.5), Bar("Low-touch", None), Bar("Zero", 0)],
+            title="Median days",
+            value_label="days",
+        )
+        assert svg.count("<rect") == 2  # High-touch and the real zero; no bar for no data
+        assert "<title>Low-touch: no data</title>" in svg
+        assert "<title>Zero: 0 days</title>" in svg
+        assert "Low-touch: no data; Zero: 0 days" in svg  # the description screen readers get
+        assert "Low-touch: 0" not in svg
+
+    def test_units_are_singular_for_one(self):
+        svg = bar_chart([("a", 1), ("b", 2)], title="t", value_label="onboardings")
+        assert "<title>a: 1 onboarding</title>" in svg and "<title>b: 2 onboardings</title>" in svg
+        assert "<title>r: 40%</title>" in bar_chart([("r", 40)], title="t", value_label="%")
+
     def test_empty_charts_say_so(self):
         assert "No data yet" in bar_chart([], title="t")
         assert "No data yet" in line_chart([], title="t")
@@ -436,3 +455,4 @@ class TestCharts:
         assert "<polyline" in svg and svg.count("<circle") == 2
         assert "Nov 14, 2025: 72.5" in svg
         assert 'stroke-dasharray="4 3"' in svg
+        assert ">green from 70</text>" in svg and ">yellow from 40</text>" in svg
