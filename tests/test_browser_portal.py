@@ -145,7 +145,7 @@ def _off_thread(func):
 
 
 def _assert_northwind_portal(page, expect) -> None:
-    expect(page).to_have_title(PORTAL_NAME)
+    expect(page).to_have_title(f"Northwind Traders · {PORTAL_NAME}")
     expect(page.locator(".topbar .brand")).to_have_text(PORTAL_NAME)
     background = page.eval_on_selector(".topbar", "e => getComputedStyle(e).backgroundColor")
     assert background == BRAND_RGB

@@ -93,3 +93,13 @@ def test_host_resolution_costs_one_query(tenant_a):
     with CaptureQueriesContext(connection) as queries:
         client.get("/healthz")
     assert len(queries) == 2  # the tenant lookup and SELECT 1
+
+
+def test_the_sign_in_page_offers_no_sign_up(tenant_a):
+    """Accounts come from invitations; open sign-up is off, so the page must not offer it."""
+    html = client_for(tenant_a).get("/accounts/login/").text
+    assert "Sign in to Alpha Corp" in html
+    assert "sign up" not in html.lower() and "/accounts/signup/" not in html
+    assert 'name="login"' in html and 'name="password"' in html
+    assert "/accounts/password/reset/" in html
+    assert "the sign up is currently closed" in client_for(tenant_a).get("/accounts/signup/").text

@@ -164,6 +164,16 @@ def test_portal_page_shows_timeline_states_switch_and_calendar_link(tenant_a):
     assert "Overall progress" in html
 
 
+def test_the_portal_names_the_vendor_by_its_name_and_itself_by_the_portal_name(tenant_a):
+    tenant_a.tenant.portal_name = "Alpha Onboarding Hub"
+    tenant_a.tenant.save()
+    html = portal_client(tenant_a).get(f"/portal/o/{tenant_a.onboarding.pk}/").text
+    assert "Alpha Onboarding Hub" in html  # the header: the portal's own name
+    assert "Tasks owned by Alpha Corp are shown for reference" in html
+    assert "Tasks owned by Alpha Onboarding Hub" not in html
+    assert "Alpha Onboarding Hub is on it" not in html
+
+
 def test_portal_pages_carry_no_inline_script_or_style(tenant_a):
     client = portal_client(tenant_a)
     task = customer_tasks(tenant_a)[0]

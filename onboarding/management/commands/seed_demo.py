@@ -7,7 +7,7 @@ from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from accounts.models import Role, Tenant, User
 from accounts.services import add_member, create_tenant, issue_sign_in_link
@@ -16,10 +16,13 @@ from onboarding.models import (
     Contact,
     Customer,
     FaqEntry,
+    Kickoff,
+    KickoffAttendee,
     Milestone,
     NpsResponse,
     Onboarding,
     Playbook,
+    RequirementItem,
     SupportTicket,
     Task,
     TrainingResource,
@@ -28,8 +31,10 @@ from onboarding.models import (
 from onboarding.services.close_review import submit_close_review
 from onboarding.services.handoff import update_handoff
 from onboarding.services.invitations import invite_contact
+from onboarding.services.kickoff import schedule_kickoff
 from onboarding.services.plan import refresh_milestone
 from onboarding.services.playbooks import start_onboarding
+from onboarding.services.requirements import add_requirement
 from portal.tenancy.context import tenant_context
 
 PASSWORD = "demo-pass-2026"  # noqa: S105 - printed on purpose: a local demo
@@ -88,6 +93,23 @@ HANDOFFS = {
         "modules": ["Core"],
     },
 }
+# What each customer is being onboarded onto: the onboarding's name beside the customer's.
+PROJECTS = {
+    "Globex Manufacturing": "Production planning rollout",
+    "Initech Software": "Escalation tracking",
+    "Umbrella Retail": "First campaigns",
+    "Hooli Cloud": "Support queue migration",
+    "Soylent Foods": "Store forecasting",
+}
+# Requirements recorded at the intake, each with the plan task that delivers it.
+REQUIREMENTS = [
+    ("integration", "ERP order export into planning", "Nightly export, 5 years of history.",
+     "Configure and test integrations", {}),
+    ("accounts", "Planner and viewer roles per plant", "One admin per plant.",
+     "Create user accounts with the right permissions", {}),
+    ("security", "Single sign-on with the customer's identity provider", "",
+     "Configure SSO, MFA and data access", {"sso": True, "data_residency": "EU"}),
+]  # fmt: skip
 CUSTOMERS = [
     # name, model, days since start, share of tasks complete, phase, client contact
     ("Globex Manufacturing", "high", 40, 0.45, "setup",
@@ -108,10 +130,13 @@ HISTORY_DAYS = 100  # health scores back to this many days ago: a trend and day-
 
 
 def _logo_png(colour: str) -> bytes:
-    image = Image.new("RGB", (240, 64), "white")
+    """A square mark with the initials: the header prints the name beside it, and at 32 px high
+    a wordmark's letters would be unreadable."""
+    image = Image.new("RGBA", (128, 128), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
-    draw.rounded_rectangle((4, 4, 60, 60), radius=12, fill=colour)
-    draw.text((76, 22), "Demo Software", fill="#1b1b1b")
+    draw.rounded_rectangle((0, 0, 127, 127), radius=28, fill=colour)
+    font = ImageFont.load_default(size=64)
+    draw.text((64, 66), "DS", fill="white", font=font, anchor="mm")
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()
@@ -179,14 +204,14 @@ class Command(BaseCommand):
                     customer=customer,
                     playbook=Playbook.objects.get(model=model, is_default=True),
                     start_date=today - dt.timedelta(days=age),
-                    name=f"{name} onboarding",
+                    name=PROJECTS[name],
                     owner=users[Role.CSM],
                 )
                 contact = Contact.objects.create(
                     onboarding=onboarding, side="customer", name=cname, email=cemail, role=crole,
                     is_primary=True, is_key_contact=True,
                 )  # fmt: skip
-                Contact.objects.create(
+                csm_contact = Contact.objects.create(
                     onboarding=onboarding, side="vendor", name="Casey Success",
                     email="csm@demo.example", role="Customer success manager",
                     user=users[Role.CSM], is_key_contact=True, phone="+49 30 1234567",
@@ -225,6 +250,7 @@ class Command(BaseCommand):
                     users[Role.AE],
                 )
                 client = invite_contact(tenant, contact, send_email=False).user
+                self._steps_so_far(onboarding, contact, csm_contact, users[Role.CSM], phase)
                 # The phase the finished tasks say it is in, and its milestones achieved to match,
                 # on their due dates (rather than today) so time to first value reads true.
                 closing = phase == Onboarding.Status.CLOSED  # closed below, by its close review
@@ -254,6 +280,48 @@ class Command(BaseCommand):
                         onboarding=onboarding, user=client, score=9,
                         comment="Smooth rollout; the weekly plan kept everyone honest.",
                     )  # fmt: skip
+
+    def _steps_so_far(
+        self, onboarding: Onboarding, client: Contact, csm: Contact, by: User, phase: str
+    ) -> None:
+        """The kickoff and the requirements intake as far as the finished tasks say: a kickoff
+        held on its task's due date, or one scheduled for the days ahead; requirements once they
+        were documented, each tied to the plan task that delivers it."""
+        tasks = {t.title: t for t in onboarding.tasks.all()}
+        held = tasks["Hold the kickoff call"]
+        if held.status == Task.Status.COMPLETE:
+            when = dt.datetime.combine(held.due_date, dt.time(10), onboarding.tenant.tz)
+            kickoff = Kickoff.objects.create(
+                onboarding=onboarding, scheduled_at=when, held_at=when + dt.timedelta(hours=1),
+                location="https://meet.example.com/kickoff", goals_confirmed=True,
+                criteria_day30="Every user signed in; the first workflow runs in production.",
+                criteria_day60="Integrations in daily use; champions answer first questions.",
+                criteria_day90="The goals of the handoff met; the close review held.",
+                definition_of_done="The customer runs its main workflow without our help.",
+                cadence="Weekly, Tuesdays 10:00", channel="A shared Slack channel",
+                vendor_escalation=csm, customer_escalation=client,
+            )  # fmt: skip
+            KickoffAttendee.objects.bulk_create(
+                KickoffAttendee(kickoff=kickoff, contact=c) for c in (client, csm)
+            )
+        elif phase == Onboarding.Status.KICKOFF:
+            today = onboarding.tenant.local_today()
+            schedule_kickoff(
+                onboarding,
+                {"date": today + dt.timedelta(days=2), "time": dt.time(10),
+                 "duration_minutes": 60, "location": "https://meet.example.com/kickoff",
+                 "attendees": [client.pk, csm.pk]},
+                None,
+                by,
+            )  # fmt: skip
+        if tasks["Document technical requirements"].status != Task.Status.COMPLETE:
+            return
+        for category, title, details, task_title, extra in REQUIREMENTS:
+            item = add_requirement(
+                onboarding, {"category": category, "title": title, "details": details, **extra}, by
+            )
+            if task_title in tasks:
+                RequirementItem.objects.filter(pk=item.pk).update(task=tasks[task_title])
 
     def _history(self, tenant: Tenant, onboarding: Onboarding, name: str, age: int) -> None:
         """Product usage since the start, growing towards the customer's adoption, and a few
