@@ -467,8 +467,9 @@ class ReminderDigest(TenantOwned):
         PENDING = "pending", "Waiting to be sent"
         SENDING = "sending", "Being sent"
         SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Nothing left to send"  # items gone or opted out before sending
         FAILED = "failed", "Failed (gave up)"
-        UNCERTAIN = "uncertain", "Sender died mid-send"
+        UNCERTAIN = "uncertain", "Delivery uncertain"
 
     recipient = models.EmailField()
     recipient_name = models.CharField(max_length=200, blank=True)
@@ -664,10 +665,22 @@ class SupportTicket(TenantOwned):
 
 
 class NpsRequest(TenantOwned):
-    """The NPS question emailed once to one client user at an onboarding's close."""
+    """The NPS question emailed once to one client user at an onboarding's close: the claim made
+    before the SMTP conversation, then what came of it."""
+
+    class State(models.TextChoices):
+        SENDING = "sending", "Being sent"
+        SENT = "sent", "Sent"
+        NOT_SENT = "not_sent", "Not sent yet, will be retried"
+        FAILED = "failed", "Failed (gave up)"
+        UNCERTAIN = "uncertain", "Delivery uncertain"
 
     onboarding = models.ForeignKey(Onboarding, on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.SENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claimed_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.db import transaction
 
@@ -11,9 +13,12 @@ from accounts.services import issue_sign_in_link
 # Celery's autodiscovery imports only `tasks` modules; these register the rest.
 from onboarding import tasks_comments, tasks_health  # noqa: F401
 from onboarding.emails import branded_message
+from onboarding.mail_delivery import MailNotSent, Outcome, deliver
 from onboarding.models import PortalAccess
 from onboarding.services.reminders import sweep
 from portal.tenancy.tasks import tenant_task
+
+log = logging.getLogger(__name__)
 
 
 @shared_task
@@ -31,7 +36,20 @@ def send_reminders(tenant: Tenant) -> dict:
     return sweep(tenant).__dict__
 
 
-@tenant_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def _send_or_retry(message) -> bool:
+    """Send; raise MailNotSent (the task retries with backoff) only when the message certainly
+    did not go out. After an uncertain failure it may have arrived: never send a second copy."""
+    outcome, error = deliver(message)
+    if outcome == Outcome.NOT_SENT:
+        raise MailNotSent(f"to {message.to}: {error!r}") from error
+    if outcome != Outcome.SENT:
+        log.warning("email to %s: %s, not resent: %r", message.to, outcome, error)
+    return outcome == Outcome.SENT
+
+
+# Retried only for MailNotSent, not any OSError: an SMTPServerDisconnected after the server took
+# the message is an OSError too, and retrying it would send a second invitation or code.
+@tenant_task(acks_late=True, autoretry_for=(MailNotSent,), retry_backoff=True, max_retries=5)
 def send_invitation(tenant: Tenant, access_id: int) -> bool:
     access = (
         PortalAccess.objects.select_related("user", "contact", "onboarding__customer")
@@ -48,12 +66,11 @@ def send_invitation(tenant: Tenant, access_id: int) -> bool:
         template="invitation",
         context={"access": access, "url": url, "name": access.contact.name},
     )
-    with transaction.atomic():
-        message.send()
-    return True
+    with transaction.atomic():  # a message certainly not sent leaves no sign-in link behind
+        return _send_or_retry(message)
 
 
-@tenant_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@tenant_task(acks_late=True, autoretry_for=(MailNotSent,), retry_backoff=True, max_retries=5)
 def send_sign_in_code(tenant: Tenant, user_id: int) -> bool:
     from accounts.models import User
     from accounts.services import SIGN_IN_CODE_LIFETIME, issue_sign_in
@@ -62,11 +79,11 @@ def send_sign_in_code(tenant: Tenant, user_id: int) -> bool:
     if user is None or not PortalAccess.objects.filter(user=user, revoked_at__isnull=True).exists():
         return False
     sign_in = issue_sign_in(tenant, user, SIGN_IN_CODE_LIFETIME)
-    branded_message(
+    message = branded_message(
         tenant,
         to=user.email,
         subject=f"Your {tenant.display_name} sign-in code: {sign_in.code}",
         template="sign_in_code",
         context={"name": user.get_short_name(), "code": sign_in.code, "url": sign_in.url},
-    ).send()
-    return True
+    )
+    return _send_or_retry(message)

@@ -19,8 +19,9 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import Tenant
-from onboarding.health import compute_health, snapshot_start_dates
+from onboarding.health import compute_health, snapshot_start_ranges
 from onboarding.models import HealthScore, Onboarding
+from onboarding.services.closing import NpsNotSent, send_nps_requests
 from portal.tenancy.context import cross_tenant, tenant_context
 from portal.tenancy.tasks import tenant_task
 
@@ -52,10 +53,8 @@ def compute_health_for_tenants(tenant_ids: list[int]) -> int:
     return written
 
 
-@tenant_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@tenant_task(acks_late=True, autoretry_for=(NpsNotSent,), retry_backoff=True, max_retries=5)
 def send_nps_for_onboarding(tenant: Tenant, onboarding_id: int) -> int:
-    from onboarding.services.closing import send_nps_requests
-
     return send_nps_requests(tenant, onboarding_id)
 
 
@@ -72,21 +71,22 @@ def pending_onboardings(now: dt.datetime | None = None) -> dict[int, int]:
     with cross_tenant("health fan-out: which tenants still lack today's scores"):
         wanted = Q(pk__in=[])
         for today, tenant_ids in by_date.items():
-            starts = snapshot_start_dates(today)
+            ranges = snapshot_start_ranges(today)
 
-            def missing(kind: str, day: dt.date = today) -> Exists:
-                return ~Exists(
-                    HealthScore.objects.filter(onboarding=OuterRef("pk"), kind=kind, for_date=day)
-                )
+            def missing(kind: str, day: dt.date | None = None) -> Exists:
+                scores = HealthScore.objects.filter(onboarding=OuterRef("pk"), kind=kind)
+                return ~Exists(scores.filter(for_date=day) if day else scores)
 
             wanted |= Q(tenant_id__in=tenant_ids) & (
                 (
                     ~Q(status=Onboarding.Status.CLOSED)
                     & Q(start_date__lte=today)  # not started yet: no score due
-                    & missing(HealthScore.Kind.DAILY)
+                    & missing(HealthScore.Kind.DAILY, today)
                 )
-                | (Q(start_date=starts["day30"]) & missing(HealthScore.Kind.DAY30))
-                | (Q(start_date=starts["day90"]) & missing(HealthScore.Kind.DAY90))
+                # A snapshot is due until one exists (of any date: taken once, even if the start
+                # date moved since), on its day or late within the catch-up window.
+                | (Q(start_date__range=ranges["day30"]) & missing(HealthScore.Kind.DAY30))
+                | (Q(start_date__range=ranges["day90"]) & missing(HealthScore.Kind.DAY90))
             )
         rows = (
             Onboarding.objects.filter(wanted)

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.access import client_required, member_required
 from onboarding.models import ReminderKind
 from onboarding.services import reminders
+from onboarding.services.closing import problem_nps_requests
 
 
 class PreferencesForm(forms.Form):
@@ -54,6 +55,8 @@ def unsubscribe(request: HttpRequest, unsubscribe_token: str) -> HttpResponse:
 
 @member_required("admin", "csm")
 def delivery_problems(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "notifications/problems.html", {"digests": list(reminders.problem_digests())}
-    )
+    context = {
+        "digests": list(reminders.problem_digests()),
+        "nps_requests": list(problem_nps_requests()),
+    }
+    return render(request, "notifications/problems.html", context)

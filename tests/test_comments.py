@@ -10,6 +10,7 @@ from django.core import mail
 from django.db import transaction
 from django.urls import reverse
 
+from onboarding import mail_delivery
 from onboarding.models import Contact, Onboarding, PortalAccess, Task, TaskComment
 from onboarding.services import comments
 from onboarding.services.invitations import invite_contact
@@ -190,10 +191,13 @@ def test_a_mail_server_that_is_down_is_retried_and_a_broken_conversation_is_not(
         comment = TaskComment.objects.create(task=task, author=world.csm, body="Hello")
         fake = mock.Mock()
         fake.default.open.side_effect = ConnectionRefusedError("down")
-        with mock.patch.object(comments, "mailers", fake), pytest.raises(comments.CommentNotSent):
+        with (
+            mock.patch.object(mail_delivery, "mailers", fake),
+            pytest.raises(comments.CommentNotSent),
+        ):
             comments.send_comment_notification(world.tenant, comment.pk)
         fake.default.open.side_effect = None
         fake.default.send_messages.side_effect = ConnectionResetError("mid-way")
-        with mock.patch.object(comments, "mailers", fake):
+        with mock.patch.object(mail_delivery, "mailers", fake):
             assert comments.send_comment_notification(world.tenant, comment.pk) == "uncertain"
         assert comments.send_comment_notification(world.tenant, 999999) == "gone"

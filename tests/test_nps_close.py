@@ -12,12 +12,19 @@ from django.db import transaction
 
 from onboarding.metrics import metrics_report, nps_summary
 from onboarding.models import Contact, NpsRequest, Onboarding, PortalAccess
-from onboarding.services.closing import NpsNotSent, close_onboarding, send_nps_requests
+from onboarding.services.closing import (
+    MAX_ATTEMPTS,
+    NpsNotSent,
+    close_onboarding,
+    problem_nps_requests,
+    send_nps_requests,
+)
 from onboarding.services.invitations import invite_contact
 from onboarding.services.portal import answer_nps
 from onboarding.tasks_health import send_nps_for_onboarding
 from portal.tenancy.context import tenant_context
 from tests.conftest import client_for
+from tests.live import smtp_sink
 
 
 @pytest.fixture
@@ -132,33 +139,81 @@ def test_nothing_is_sent_for_an_open_onboarding(world):
     assert nps_mails() == []
 
 
-def test_unreachable_server_releases_the_claim_for_the_retry(world):
+def test_unreachable_server_is_retried_and_given_up_on_visibly(world):
     with tenant_context(world.tenant):
         Onboarding.objects.filter(pk=world.onboarding.pk).update(status="closed")
         down = FlakyBackend(open_error=ConnectionRefusedError("down"))
-        with mock.patch("onboarding.services.closing.mailers") as mailers:
+        with mock.patch("onboarding.mail_delivery.mailers") as mailers:
             mailers.default = down
-            with pytest.raises(NpsNotSent):  # an OSError: the task retries with backoff
+            with pytest.raises(NpsNotSent):  # the task retries with backoff
                 send_nps_requests(world.tenant, world.onboarding.pk)
-        assert not NpsRequest.objects.exists()
+        assert set(NpsRequest.objects.values_list("state", "attempts")) == {("not_sent", 1)}
+        assert not problem_nps_requests().exists()  # still being retried
         up = FlakyBackend()
-        with mock.patch("onboarding.services.closing.mailers") as mailers:
+        with mock.patch("onboarding.mail_delivery.mailers") as mailers:
             mailers.default = up
             assert send_nps_requests(world.tenant, world.onboarding.pk) == 2
+            assert send_nps_requests(world.tenant, world.onboarding.pk) == 0  # nobody twice
+        assert set(NpsRequest.objects.values_list("state", "attempts")) == {("sent", 2)}
     assert sorted(m.to[0] for m in up.sent) == ACTIVE
+
+    # A server that stays down: MAX_ATTEMPTS tries, then failed, listed for admins, no more tries.
+    with tenant_context(world.tenant):
+        NpsRequest.objects.all().delete()
+        with mock.patch("onboarding.mail_delivery.mailers") as mailers:
+            mailers.default = down
+            for _ in range(MAX_ATTEMPTS - 1):
+                with pytest.raises(NpsNotSent):
+                    send_nps_requests(world.tenant, world.onboarding.pk)
+            assert send_nps_requests(world.tenant, world.onboarding.pk) == 0  # gave up
+            assert send_nps_requests(world.tenant, world.onboarding.pk) == 0
+        assert set(NpsRequest.objects.values_list("state", "attempts")) == {
+            ("failed", MAX_ATTEMPTS)
+        }
+        problems = list(problem_nps_requests())
+    assert sorted(r.user.email for r in problems) == ACTIVE
+    assert all("down" in r.last_error for r in problems)
+    page = client_for(world, world.admin).get("/notifications/problems/").text
+    assert "NPS questions at close" in page and ACTIVE[0] in page and "Failed (gave up)" in page
+
+
+def test_an_address_smtp_cannot_carry_fails_alone_and_at_once(world, settings):
+    """Django's SMTP backend refuses a non-ASCII local part with a ValueError; that person's
+    question is recorded failed and the others still get theirs."""
+    with tenant_context(world.tenant):
+        contact = Contact.objects.create(
+            onboarding=world.onboarding, side="customer", name="José", email="josé@client.example"
+        )
+        invite_contact(world.tenant, contact, send_email=False)
+        Onboarding.objects.filter(pk=world.onboarding.pk).update(status="closed")
+    with smtp_sink() as smtp:
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": smtp.port},
+            }
+        }
+        with tenant_context(world.tenant):
+            assert send_nps_requests(world.tenant, world.onboarding.pk) == 2
+            states = dict(NpsRequest.objects.values_list("user__email", "state"))
+            failed = [r.user.email for r in problem_nps_requests()]
+        delivered = sorted(rcpt for m in smtp.messages for rcpt in m.rcpt_tos)
+    assert delivered == ACTIVE
+    assert states["josé@client.example"] == "failed" and failed == ["josé@client.example"]
 
 
 def test_connection_lost_mid_send_is_never_resent(world):
     with tenant_context(world.tenant):
         Onboarding.objects.filter(pk=world.onboarding.pk).update(status="closed")
         broken = FlakyBackend(send_error=smtplib.SMTPServerDisconnected("gone after DATA"))
-        with mock.patch("onboarding.services.closing.mailers") as mailers:
+        with mock.patch("onboarding.mail_delivery.mailers") as mailers:
             mailers.default = broken
             assert send_nps_requests(world.tenant, world.onboarding.pk) == 0
             broken.send_error = None
             assert send_nps_requests(world.tenant, world.onboarding.pk) == 0
         assert broken.sent == []
-        assert NpsRequest.objects.filter(sent_at__isnull=True).count() == 2
+        assert set(NpsRequest.objects.values_list("state", "sent_at")) == {("uncertain", None)}
+        assert problem_nps_requests().count() == 2  # for an admin to look at
 
 
 def test_answers_show_in_the_portal_on_the_onboarding_and_in_metrics(

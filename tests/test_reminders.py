@@ -24,6 +24,7 @@ from onboarding.services.tasks import update_task
 from portal.tenancy.context import tenant_context
 from tests.conftest import client_for
 from tests.factories import build_world
+from tests.live import smtp_sink
 
 UTC = dt.UTC
 TODAY = dt.date(2026, 12, 3)  # a Thursday
@@ -100,7 +101,7 @@ def test_one_digest_per_recipient_groups_every_kind(world):
         TODAY + dt.timedelta(days=10),
         status="blocked",
         blocked_reason="No VPN",
-        blocked_on=TODAY - dt.timedelta(days=2),
+        blocked_on=TODAY - dt.timedelta(days=3),  # more than K = 2 days
     )
     task(
         world,
@@ -108,7 +109,7 @@ def test_one_digest_per_recipient_groups_every_kind(world):
         TODAY + dt.timedelta(days=10),
         status="blocked",
         blocked_reason="Waiting",
-        blocked_on=TODAY - dt.timedelta(days=1),
+        blocked_on=TODAY - dt.timedelta(days=2),  # exactly K days: not yet
     )
     result = sweep(world)
     assert result.built and result.sent == 3
@@ -260,7 +261,7 @@ class RefusingBackend:
 def test_refused_mail_is_retried_with_backoff_then_marked_failed(world):
     task(world, "Due today", TODAY)
     backend = RefusingBackend(smtplib.SMTPDataError(451, b"try later"))
-    with mock.patch("onboarding.services.reminders.mailers") as mailers:
+    with mock.patch("onboarding.mail_delivery.mailers") as mailers:
         mailers.default = backend
         now = NOON
         result = sweep(world, now)
@@ -288,7 +289,7 @@ def test_refused_mail_is_retried_with_backoff_then_marked_failed(world):
 def test_a_connection_lost_mid_send_is_never_resent(world):
     task(world, "Due today", TODAY)
     backend = RefusingBackend(smtplib.SMTPServerDisconnected("gone after DATA"))
-    with mock.patch("onboarding.services.reminders.mailers") as mailers:
+    with mock.patch("onboarding.mail_delivery.mailers") as mailers:
         mailers.default = backend
         assert sweep(world).uncertain == 1
         backend.error = None
@@ -296,6 +297,50 @@ def test_a_connection_lost_mid_send_is_never_resent(world):
     assert backend.sent == 0
     with tenant_context(world.tenant):
         assert ReminderDigest.objects.get().state == "uncertain"
+
+
+def test_an_opt_out_made_after_the_build_holds_at_sending(world):
+    """Today's digest waits for a retry; meanwhile the person unsubscribes (the link in an
+    earlier digest). The retry sends nothing and says so."""
+    task(world, "Due today", TODAY)
+    backend = RefusingBackend(smtplib.SMTPDataError(451, b"try later"))
+    with mock.patch("onboarding.mail_delivery.mailers") as mailers:
+        mailers.default = backend
+        assert sweep(world).retried == 1
+        with tenant_context(world.tenant):
+            reminders.unsubscribe(world.contact.email, "all")
+        backend.error = None
+        sweep(world, NOON + reminders.RETRY_BASE)
+    assert backend.sent == 0
+    with tenant_context(world.tenant):
+        assert ReminderDigest.objects.get().state == "skipped"
+
+
+def test_an_address_smtp_cannot_carry_fails_alone_and_the_sweep_goes_on(world, settings):
+    """The CRM import accepts josé@...; Django's SMTP backend raises ValueError for it. That
+    digest is failed (certainly not sent, and a retry would fail alike); the next one is sent."""
+    with tenant_context(world.tenant):
+        bad, good = (
+            Contact.objects.create(onboarding=world.onboarding, side="customer", name=n, email=e)
+            for n, e in (("José", "josé@client.example"), ("Zed", "zed@client.example"))
+        )
+    task(world, "For José", TODAY, contact=bad)
+    task(world, "For Zed", TODAY, contact=good)
+    with smtp_sink() as smtp:
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": smtp.port},
+            }
+        }
+        result = sweep(world)
+        delivered = [m.rcpt_tos for m in smtp.messages]
+    assert (result.sent, result.failed) == (1, 1)
+    assert delivered == [("zed@client.example",)]
+    with tenant_context(world.tenant):
+        states = dict(ReminderDigest.objects.values_list("recipient", "state"))
+        assert states == {"josé@client.example": "failed", "zed@client.example": "sent"}
+        assert [d.recipient for d in reminders.problem_digests()] == ["josé@client.example"]
 
 
 def test_a_claim_left_by_a_dead_worker_becomes_uncertain_not_a_second_send(world):

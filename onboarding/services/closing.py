@@ -6,26 +6,30 @@ commits, enqueues `send_nps_for_onboarding`: a rolled-back close sends nothing.
 `send_nps_requests` emails the question to each active client user of the onboarding at most once:
 an NpsRequest row (unique per onboarding and user) is inserted and committed *before* the SMTP
 conversation, so a duplicated task, a retry or a second worker finds the claim and skips the
-person. When the mail server certainly did not take the message (unreachable, or it refused), the
-claim is released and the task retries with backoff; when the connection broke mid-conversation
-(the server may have accepted it) the claim stays and the message is never resent - the question
-is also waiting in the portal, so nobody is left without a way to answer.
+person. The request records what came of it (onboarding.mail_delivery): when the mail server
+certainly did not take the message (unreachable, or it refused) it is "not sent" and the task
+retries it with backoff, up to MAX_ATTEMPTS, then "failed"; an address SMTP cannot carry fails at
+once; when the connection broke mid-conversation (the server may have accepted it) it is
+"uncertain" and never resent. Failed and uncertain requests, and claims whose sender died, are
+listed for admins (`problem_nps_requests`). The question also waits in the portal, so nobody is
+left without a way to answer.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-import smtplib
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import mailers
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, Role, Tenant, User
 from accounts.services import issue_sign_in_link
 from onboarding.emails import branded_message
+from onboarding.mail_delivery import Outcome, deliver
 from onboarding.models import NpsRequest, NpsResponse, Onboarding, PortalAccess
 from portal.tenancy.context import current_tenant
 
@@ -33,15 +37,9 @@ log = logging.getLogger(__name__)
 
 CLOSING_ROLES = (Role.ADMIN, Role.CSM)
 ALREADY_CLOSED = "This onboarding is already closed."
-# The server refused before accepting the message: it was certainly not delivered.
-NOT_SENT_ERRORS = (
-    smtplib.SMTPRecipientsRefused,
-    smtplib.SMTPSenderRefused,
-    smtplib.SMTPDataError,
-    smtplib.SMTPHeloError,
-    smtplib.SMTPAuthenticationError,
-    smtplib.SMTPNotSupportedError,
-)
+MAX_ATTEMPTS = 5
+# A request still "sending" after this long belongs to a worker that died mid-send.
+SENDING_LEASE = dt.timedelta(minutes=10)
 
 
 class NpsNotSent(OSError):
@@ -76,8 +74,14 @@ def close_onboarding(onboarding: Onboarding, by_user: User) -> Onboarding:
     return onboarding
 
 
-def _claim(onboarding: Onboarding, user_id: int) -> NpsRequest | None:
-    """Insert the unique request row, committed before any email; None if it exists already."""
+def _claim(onboarding: Onboarding, user_id: int, retry: NpsRequest | None) -> NpsRequest | None:
+    """Claim the person before any email, committed: insert the unique request row, or take back
+    one whose last attempt was certainly not sent. None: another run has them."""
+    if retry is not None:
+        taken = NpsRequest.objects.filter(pk=retry.pk, state=NpsRequest.State.NOT_SENT).update(
+            state=NpsRequest.State.SENDING, claimed_at=timezone.now()
+        )
+        return retry if taken else None
     try:
         with transaction.atomic():
             return NpsRequest.objects.create(onboarding=onboarding, user_id=user_id)
@@ -87,7 +91,8 @@ def _claim(onboarding: Onboarding, user_id: int) -> NpsRequest | None:
 
 def send_nps_requests(tenant: Tenant, onboarding_id: int) -> int:
     """Email the NPS question to every active client user of a closed onboarding who was not
-    asked yet; returns how many were sent. Runs in the tenant's scope (the task's)."""
+    asked yet (or whose last attempt was certainly not sent); returns how many were sent. Runs in
+    the tenant's scope (the task's). Raises NpsNotSent while some remain to be retried."""
     onboarding = (
         Onboarding.objects.select_related("customer")
         .filter(pk=onboarding_id, status=Onboarding.Status.CLOSED)
@@ -102,33 +107,65 @@ def send_nps_requests(tenant: Tenant, onboarding_id: int) -> int:
         .select_related("user", "contact")
         .order_by("id")
     )
-    asked = set(NpsRequest.objects.filter(onboarding=onboarding).values_list("user_id", flat=True))
+    requests = {r.user_id: r for r in NpsRequest.objects.filter(onboarding=onboarding)}
     answered = set(
         NpsResponse.objects.filter(onboarding=onboarding).values_list("user_id", flat=True)
     )
     nps_url = tenant.absolute_url(
         reverse("portal:onboarding", kwargs={"onboarding_id": onboarding.pk}) + "#nps"
     )
-    sent, not_sent = 0, 0
+    sent, to_retry = 0, 0
     for access in accesses:
-        if access.user_id in asked or access.user_id in answered:
+        earlier = requests.get(access.user_id)
+        if access.user_id in answered or (
+            earlier is not None and earlier.state != NpsRequest.State.NOT_SENT
+        ):
             continue
-        claim = _claim(onboarding, access.user_id)
+        claim = _claim(onboarding, access.user_id, earlier)
         if claim is None:
             continue  # another run has this person
-        outcome = _send(tenant, onboarding, access, nps_url)
-        if outcome == "sent":
-            NpsRequest.objects.filter(pk=claim.pk).update(sent_at=timezone.now())
+        outcome, error = _send(tenant, onboarding, access, nps_url)
+        attempts = claim.attempts + 1
+        if outcome == Outcome.SENT:
+            state = NpsRequest.State.SENT
             sent += 1
-        elif outcome == "not_sent":
-            claim.delete()  # certainly not delivered: free the claim for the retry
-            not_sent += 1
-    if not_sent:
-        raise NpsNotSent(f"{not_sent} NPS email(s) for onboarding {onboarding.pk} not sent")
+        elif outcome == Outcome.NOT_SENT and attempts < MAX_ATTEMPTS:
+            state = NpsRequest.State.NOT_SENT
+            to_retry += 1
+        elif outcome == Outcome.UNCERTAIN:
+            state = NpsRequest.State.UNCERTAIN
+        else:  # rejected, or not sent MAX_ATTEMPTS times
+            state = NpsRequest.State.FAILED
+        NpsRequest.objects.filter(pk=claim.pk).update(
+            state=state,
+            attempts=attempts,
+            last_error="" if error is None else repr(error)[:2000],
+            sent_at=timezone.now() if outcome == Outcome.SENT else None,
+        )
+        if outcome != Outcome.SENT:
+            log.warning("NPS email to %s: %s: %r", access.user.email, outcome, error)
+    if to_retry:
+        raise NpsNotSent(f"{to_retry} NPS email(s) for onboarding {onboarding.pk} not sent yet")
     return sent
 
 
-def _send(tenant: Tenant, onboarding: Onboarding, access: PortalAccess, nps_url: str) -> str:
+def problem_nps_requests() -> QuerySet[NpsRequest]:
+    """NPS questions that did not certainly arrive, for admins: given up, uncertain, or claimed
+    by a sender that died."""
+    stale = timezone.now() - SENDING_LEASE
+    return (
+        NpsRequest.objects.filter(
+            Q(state__in=[NpsRequest.State.FAILED, NpsRequest.State.UNCERTAIN])
+            | Q(state=NpsRequest.State.SENDING, claimed_at__lt=stale)
+        )
+        .select_related("user", "onboarding__customer")
+        .order_by("-created_at")
+    )
+
+
+def _send(
+    tenant: Tenant, onboarding: Onboarding, access: PortalAccess, nps_url: str
+) -> tuple[Outcome, Exception | None]:
     user = access.user
     message = branded_message(
         tenant,
@@ -142,24 +179,4 @@ def _send(tenant: Tenant, onboarding: Onboarding, access: PortalAccess, nps_url:
             "nps_url": nps_url,
         },
     )
-    mailer = mailers.default
-    try:
-        mailer.open()
-    except (OSError, smtplib.SMTPException) as exc:
-        log.warning("NPS email to %s not sent: %r", user.email, exc)
-        return "not_sent"
-    try:
-        mailer.send_messages([message])
-    except NOT_SENT_ERRORS as exc:
-        log.warning("NPS email to %s refused: %r", user.email, exc)
-        return "not_sent"
-    except (OSError, smtplib.SMTPException) as exc:
-        # The connection broke mid-conversation: it may have been delivered. Never resend.
-        log.warning("NPS email to %s: delivery uncertain, not resent: %r", user.email, exc)
-        return "uncertain"
-    finally:
-        try:
-            mailer.close()
-        except Exception:  # noqa: S110 - closing a broken connection may fail again
-            pass
-    return "sent"
+    return deliver(message)

@@ -20,15 +20,14 @@ staff, internal        the owning CSM when someone else wrote it; never a client
 from __future__ import annotations
 
 import logging
-import smtplib
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import mailers
 from django.db import transaction
 from django.urls import reverse
 
 from accounts.models import Membership, Role, Tenant, User
 from onboarding.emails import branded_message
+from onboarding.mail_delivery import Outcome, deliver
 from onboarding.models import Onboarding, PortalAccess, Task, TaskComment
 from onboarding.services import portal as portal_services
 from onboarding.services.activity import record
@@ -38,15 +37,6 @@ log = logging.getLogger(__name__)
 
 MAX_COMMENT_CHARS = portal_services.MAX_COMMENT_CHARS
 COMMENTING_ROLES = (Role.ADMIN, Role.CSM)
-# The server refused before taking the message: certainly not delivered, safe to retry.
-NOT_SENT_ERRORS = (
-    smtplib.SMTPRecipientsRefused,
-    smtplib.SMTPSenderRefused,
-    smtplib.SMTPDataError,
-    smtplib.SMTPHeloError,
-    smtplib.SMTPAuthenticationError,
-    smtplib.SMTPNotSupportedError,
-)
 
 
 class CommentNotSent(OSError):
@@ -181,21 +171,11 @@ def send_comment_notification(tenant: Tenant, comment_id: int) -> str:
         },
     )
     message.to = recipients
-    mailer = mailers.default
-    try:
-        mailer.open()
-    except (OSError, smtplib.SMTPException) as exc:
-        raise CommentNotSent(f"comment {comment_id}: mail server unreachable: {exc!r}") from exc
-    try:
-        mailer.send_messages([message])
-    except NOT_SENT_ERRORS as exc:
-        raise CommentNotSent(f"comment {comment_id}: refused: {exc!r}") from exc
-    except (OSError, smtplib.SMTPException) as exc:
-        log.warning("comment %s notification: delivery uncertain, not resent: %r", comment_id, exc)
-        return "uncertain"
-    finally:
-        try:
-            mailer.close()
-        except Exception:  # noqa: S110 - closing a broken connection may fail again
-            pass
+    outcome, error = deliver(message)
+    if outcome == Outcome.NOT_SENT:
+        raise CommentNotSent(f"comment {comment_id}: not sent: {error!r}") from error
+    if outcome != Outcome.SENT:
+        # Uncertain: it may have been delivered, so it is not resent. Rejected: it never will be.
+        log.warning("comment %s notification: %s, not resent: %r", comment_id, outcome, error)
+        return str(outcome)
     return "sent"

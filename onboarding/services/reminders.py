@@ -14,7 +14,7 @@ Kinds, with N, M, K and the milestone horizon set per tenant:
   due_soon   open task due in 1..N days             key date: its due date (once per due date)
   due_today  open task due today                    key date: today
   overdue    open task past due, again every M days key date: today, if none in the last M days
-  blocked    blocked K or more days: to the CSM and the escalation contacts; key: blocked-on date
+  blocked    blocked more than K days: to the CSM and the escalation contacts; key: blocked-on date
   milestone  milestone not achieved, due within the horizon; to the CSM and the primary contact
 """
 
@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import smtplib
 from dataclasses import dataclass
 
 from django.core import signing
-from django.core.mail import mailers
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, prefetch_related_objects
 from django.urls import reverse
@@ -34,6 +32,7 @@ from django.utils import timezone
 
 from accounts.models import Tenant, User
 from onboarding.emails import branded_message
+from onboarding.mail_delivery import Outcome, deliver
 from onboarding.models import (
     Contact,
     DigestRun,
@@ -54,16 +53,6 @@ RETRY_BASE = dt.timedelta(minutes=5)
 # A digest still "sending" after this long belongs to a worker that died mid-send.
 SENDING_LEASE = dt.timedelta(minutes=10)
 UNSUBSCRIBE_SALT = "reminders.unsubscribe"
-
-# Refusals the server gave before accepting the message: it was certainly not delivered.
-NOT_SENT_ERRORS = (
-    smtplib.SMTPRecipientsRefused,
-    smtplib.SMTPSenderRefused,
-    smtplib.SMTPDataError,
-    smtplib.SMTPHeloError,
-    smtplib.SMTPAuthenticationError,
-    smtplib.SMTPNotSupportedError,
-)
 
 
 @dataclass(frozen=True)
@@ -121,7 +110,7 @@ def _sources() -> str:
         LEFT JOIN {contact} c ON c.id = t.owner_contact_id AND c.tenant_id = t.tenant_id
         LEFT JOIN {user} u ON u.id = o.owner_id"""
     blocked = """t.tenant_id = %(tenant)s AND t.status = 'blocked'
-        AND t.blocked_on <= %(blocked_by)s AND o.status <> 'closed'"""
+        AND t.blocked_on < %(blocked_by)s AND o.status <> 'closed'"""
     approaching = f"""{milestone} m
         JOIN {onb} o ON o.id = m.onboarding_id AND o.tenant_id = m.tenant_id"""
     milestone_columns = "m.tenant_id, CAST(NULL AS BIGINT), m.id, 'milestone:' || m.id"
@@ -148,7 +137,7 @@ def _sources() -> str:
                 AND prev.recipient = LOWER({TASK_OWNER})
           )
         UNION ALL
-        -- blocked K days or more: escalated to the owning CSM ...
+        -- blocked more than K days: escalated to the owning CSM ...
         SELECT {columns}, 'blocked', t.blocked_on, LOWER(u.email)
         FROM {open_tasks} JOIN {user} u ON u.id = o.owner_id
         WHERE {blocked}
@@ -296,6 +285,10 @@ def _digest_context(tenant: Tenant, digest: ReminderDigest) -> dict:
     # An item whose task or milestone was deleted while the day's build ran has nothing left to
     # remind of (items have no database-level foreign keys: see ReminderItem).
     items = [item for item in items if item.task is not None or item.milestone is not None]
+    # Opt-outs are read again at sending: one made after the build (say, while this digest waited
+    # for a retry) still holds.
+    opted_out = opted_out_kinds(digest.recipient)
+    items = [item for item in items if "all" not in opted_out and item.kind not in opted_out]
     groups: dict[str, list[ReminderItem]] = {}
     for item in items:
         groups.setdefault(item.kind, []).append(item)
@@ -325,10 +318,12 @@ def _digest_context(tenant: Tenant, digest: ReminderDigest) -> dict:
 
 
 def _claim(digest_id: int, now: dt.datetime) -> bool:
+    # The lease runs from the claim itself, not from the start of a sweep that may have been
+    # sending for a while: a long sweep's digest in flight must not look abandoned.
     return (
         ReminderDigest.objects.filter(
             pk=digest_id, state=ReminderDigest.State.PENDING, next_attempt_at__lte=now
-        ).update(state=ReminderDigest.State.SENDING, claimed_at=now)
+        ).update(state=ReminderDigest.State.SENDING, claimed_at=max(now, timezone.now()))
         == 1
     )
 
@@ -354,7 +349,11 @@ def send_pending(tenant: Tenant, now: dt.datetime | None = None) -> tuple[int, i
         if not _claim(digest_id, now):
             continue  # another worker has it
         digest = ReminderDigest.objects.get(pk=digest_id)
-        outcome = _send_one(tenant, digest, now)
+        try:
+            outcome = _send_one(tenant, digest, now)
+        except Exception as exc:  # noqa: BLE001 - building the message failed: nothing went out
+            log.exception("digest %s to %s could not be built", digest.pk, digest.recipient)
+            outcome = _not_sent(digest, digest.attempts + 1, now, exc)
         sent += outcome == "sent"
         retried += outcome == "retry"
         failed += outcome == "failed"
@@ -365,7 +364,7 @@ def send_pending(tenant: Tenant, now: dt.datetime | None = None) -> tuple[int, i
 def _send_one(tenant: Tenant, digest: ReminderDigest, now: dt.datetime) -> str:
     context = _digest_context(tenant, digest)
     if not context["count"]:
-        ReminderDigest.objects.filter(pk=digest.pk).update(state=ReminderDigest.State.SENT)
+        ReminderDigest.objects.filter(pk=digest.pk).update(state=ReminderDigest.State.SKIPPED)
         return "empty"
     message = branded_message(
         tenant,
@@ -378,27 +377,22 @@ def _send_one(tenant: Tenant, digest: ReminderDigest, now: dt.datetime) -> str:
     message.extra_headers["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
     message.extra_headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     attempts = digest.attempts + 1
-    mailer = mailers.default
-    try:
-        mailer.open()
-    except (OSError, smtplib.SMTPException) as exc:
-        return _not_sent(digest, attempts, now, exc)
-    try:
-        mailer.send_messages([message])
-    except NOT_SENT_ERRORS as exc:
-        return _not_sent(digest, attempts, now, exc)
-    except (OSError, smtplib.SMTPException) as exc:
-        # The connection broke mid-conversation: the server may have accepted the message.
-        ReminderDigest.objects.filter(pk=digest.pk).update(
-            state=ReminderDigest.State.UNCERTAIN, attempts=attempts, last_error=repr(exc)[:2000]
+    outcome, error = deliver(message)
+    if outcome == Outcome.NOT_SENT:
+        return _not_sent(digest, attempts, now, error)
+    if outcome != Outcome.SENT:
+        # Rejected: certainly not sent, and a retry would fail alike. Uncertain: the server may
+        # have taken it, so it is never resent. Both are for an admin to look at.
+        state = (
+            ReminderDigest.State.FAILED
+            if outcome == Outcome.REJECTED
+            else ReminderDigest.State.UNCERTAIN
         )
-        log.warning("digest %s to %s: delivery uncertain: %r", digest.pk, digest.recipient, exc)
-        return "uncertain"
-    finally:
-        try:
-            mailer.close()
-        except Exception:  # noqa: S110 - closing a broken connection may fail again; ignore
-            pass
+        ReminderDigest.objects.filter(pk=digest.pk).update(
+            state=state, attempts=attempts, last_error=repr(error)[:2000]
+        )
+        log.warning("digest %s to %s: %s: %r", digest.pk, digest.recipient, outcome, error)
+        return "failed" if outcome == Outcome.REJECTED else "uncertain"
     ReminderDigest.objects.filter(pk=digest.pk).update(
         state=ReminderDigest.State.SENT,
         sent_at=timezone.now(),

@@ -1,0 +1,87 @@
+"""Invitations and sign-in codes: a second copy only when the first certainly did not go out.
+
+The tasks run eagerly here, so Celery's automatic retries run inline, one after another.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from unittest import mock
+
+import pytest
+
+from accounts.models import User
+from onboarding.models import PortalAccess
+from onboarding.tasks import send_invitation, send_sign_in_code
+from portal.tenancy.context import tenant_context
+
+
+class ScriptedServer:
+    """A mail backend that fails the first calls as scripted, then takes every message."""
+
+    def __init__(self, *failures: tuple[str, Exception]):
+        self.failures = list(failures)
+        self.taken: list[str] = []
+
+    def open(self):
+        if self.failures and self.failures[0][0] == "open":
+            raise self.failures.pop(0)[1]
+        return True
+
+    def close(self):
+        pass
+
+    def send_messages(self, messages):
+        if self.failures and self.failures[0][0] == "after_data":
+            self.taken.extend(m.to[0] for m in messages)  # the server has it, then the line drops
+            raise self.failures.pop(0)[1]
+        if self.failures and self.failures[0][0] == "refused":
+            raise self.failures.pop(0)[1]
+        self.taken.extend(m.to[0] for m in messages)
+        return len(messages)
+
+
+def _access(world) -> PortalAccess:
+    with tenant_context(world.tenant):
+        return PortalAccess.objects.select_related("user").get(contact=world.contact)
+
+
+def _run(task, server, **kwargs):
+    with mock.patch("onboarding.mail_delivery.mailers") as mailers:
+        mailers.default = server
+        return task.delay(**kwargs).get()
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        lambda w, a: (send_invitation, {"tenant_id": w.tenant.pk, "access_id": a.pk}),
+        lambda w, a: (send_sign_in_code, {"tenant_id": w.tenant.pk, "user_id": a.user_id}),
+    ],
+    ids=["invitation", "sign-in code"],
+)
+class TestOneCopy:
+    def test_a_line_dropped_after_the_server_took_it_is_not_resent(self, tenant_a, task):
+        access = _access(tenant_a)
+        celery_task, kwargs = task(tenant_a, access)
+        server = ScriptedServer(("after_data", smtplib.SMTPServerDisconnected("lost after DATA")))
+        assert _run(celery_task, server, **kwargs) is False
+        assert server.taken == [access.user.email]  # one copy, not a retried second
+
+    def test_a_refusal_before_the_message_is_retried_until_it_goes_out(self, tenant_a, task):
+        access = _access(tenant_a)
+        celery_task, kwargs = task(tenant_a, access)
+        server = ScriptedServer(
+            ("open", ConnectionRefusedError("down")),
+            ("refused", smtplib.SMTPDataError(451, b"try later")),
+        )
+        assert _run(celery_task, server, **kwargs) is True
+        assert server.taken == [access.user.email]
+
+    def test_an_address_smtp_cannot_carry_is_given_up_at_once(self, tenant_a, task):
+        access = _access(tenant_a)
+        User.objects.filter(pk=access.user_id).update(email="josé@client.example")
+        celery_task, kwargs = task(tenant_a, access)
+        server = ScriptedServer(("refused", ValueError("non-ASCII local part")))
+        assert _run(celery_task, server, **kwargs) is False
+        assert server.taken == [] and server.failures == []  # tried once, not five times
