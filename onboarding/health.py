@@ -52,8 +52,11 @@ Which rows
   and is not closed.
 * ``kind='day30'`` / ``'day90'``, ``for_date=T``: every onboarding (closed ones too: day-90 health
   is a renewal signal even after a short onboarding closed) whose ``start_date + 30`` (or 90)
-  calendar days is T. Start dates are local calendar dates, so the two target start dates are
-  computed in Python and matched with ``start_date IN (...)``.
+  calendar days is T. Start dates are local calendar dates, so the target start dates are computed
+  in Python and matched with ``start_date BETWEEN ...``. A snapshot whose day passed without a
+  successful run (an outage, a failing tenant) is taken late, on the first run within
+  ``SNAPSHOT_CATCH_UP_DAYS``, and dated the day it was taken; older start dates (an import of a
+  deal closed months ago) get none rather than a "day 30" measured on day 200.
 
 ``ON CONFLICT DO NOTHING`` against the unique constraints (one score per onboarding, kind and day;
 one snapshot per onboarding and kind) makes a rerun of a day change nothing, and a snapshot is
@@ -117,6 +120,7 @@ TICKET_PENALTY = 20
 ENGAGEMENT_DAYS = 14
 ACTIVE_DAYS_TARGET = 4  # per invited user, in the 14-day window
 SNAPSHOTS = ((HealthScore.Kind.DAY30, 30), (HealthScore.Kind.DAY90, 90))
+SNAPSHOT_CATCH_UP_DAYS = 7  # how late a missed snapshot is still taken
 
 
 # --- The formula ---------------------------------------------------------------------------
@@ -322,7 +326,9 @@ WITH usage_c AS (
     LEFT JOIN tasks_c kc ON kc.onboarding_id = o.id
     LEFT JOIN milestones_c mc ON mc.onboarding_id = o.id
     WHERE o.tenant_id = %(tenant)s{part("o.id")} AND o.start_date <= %(today)s
-      AND (o.status <> %(closed)s OR o.start_date IN (%(start30)s, %(start90)s))
+      AND (o.status <> %(closed)s
+           OR o.start_date BETWEEN %(start30_from)s AND %(start30)s
+           OR o.start_date BETWEEN %(start90_from)s AND %(start90)s)
 ), scored AS (
     SELECT c.*,
         ROUND(CAST(1.0 * (
@@ -341,9 +347,11 @@ SELECT %(tenant)s, s.onboarding_id, %(formula)s, s.kind, %(today)s,
 FROM (
     SELECT scored.*, %(daily)s AS kind FROM scored WHERE status <> %(closed)s
     UNION ALL
-    SELECT scored.*, %(day30)s AS kind FROM scored WHERE start_date = %(start30)s
+    SELECT scored.*, %(day30)s AS kind FROM scored
+    WHERE start_date BETWEEN %(start30_from)s AND %(start30)s
     UNION ALL
-    SELECT scored.*, %(day90)s AS kind FROM scored WHERE start_date = %(start90)s
+    SELECT scored.*, %(day90)s AS kind FROM scored
+    WHERE start_date BETWEEN %(start90_from)s AND %(start90)s
 ) s
 WHERE s.onboarding_id IS NOT NULL
 """  # noqa: S608
@@ -353,6 +361,13 @@ WHERE s.onboarding_id IS NOT NULL
 def snapshot_start_dates(today: dt.date) -> dict[str, dt.date]:
     """The start dates whose day-30 and day-90 fall on `today` (plain calendar arithmetic)."""
     return {kind: today - dt.timedelta(days=days) for kind, days in SNAPSHOTS}
+
+
+def snapshot_start_ranges(today: dt.date) -> dict[str, tuple[dt.date, dt.date]]:
+    """Per snapshot kind, the start dates (first, last) whose snapshot is due today: on its day,
+    or late by up to SNAPSHOT_CATCH_UP_DAYS."""
+    late = dt.timedelta(days=SNAPSHOT_CATCH_UP_DAYS)
+    return {kind: (day - late, day) for kind, day in snapshot_start_dates(today).items()}
 
 
 def health_statement(
@@ -371,14 +386,16 @@ def health_statement(
     if total <= 0:
         raise FormulaError("The health formula's weights add up to zero.")
     ops = connection.ops
-    starts = snapshot_start_dates(today)
+    ranges = snapshot_start_ranges(today)
     params: dict[str, Any] = {
         "tenant": tenant.pk,
         "formula": formula.pk,
         "today": ops.adapt_datefield_value(today),
         "usage_from": ops.adapt_datefield_value(today - dt.timedelta(days=USAGE_DAYS - 1)),
-        "start30": ops.adapt_datefield_value(starts[HealthScore.Kind.DAY30]),
-        "start90": ops.adapt_datefield_value(starts[HealthScore.Kind.DAY90]),
+        "start30_from": ops.adapt_datefield_value(ranges[HealthScore.Kind.DAY30][0]),
+        "start30": ops.adapt_datefield_value(ranges[HealthScore.Kind.DAY30][1]),
+        "start90_from": ops.adapt_datefield_value(ranges[HealthScore.Kind.DAY90][0]),
+        "start90": ops.adapt_datefield_value(ranges[HealthScore.Kind.DAY90][1]),
         "day_end": ops.adapt_datetimefield_value(
             _local_midnight(tenant, today + dt.timedelta(days=1))
         ),

@@ -30,10 +30,12 @@ Filters: touch model, CSM (the onboarding's owner) and start month.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
@@ -242,10 +244,12 @@ class NpsStats:
 
     @property
     def score(self) -> int | None:
-        """% promoters - % detractors, rounded; None with no answers."""
+        """% promoters - % detractors, rounded half away from zero (12.5 is 13, -12.5 is -13,
+        as NPS is usually reported; Python's round() would give 12); None with no answers."""
         if not self.responses:
             return None
-        return round(100 * (self.promoters - self.detractors) / self.count)
+        net = Fraction(100 * (self.promoters - self.detractors), self.count)
+        return int(math.copysign(math.floor(abs(net) + Fraction(1, 2)), net))
 
     @property
     def distribution(self) -> list[tuple[int, int]]:

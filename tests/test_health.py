@@ -390,20 +390,42 @@ class TestLocalDates:
         assert snapshot_start_dates(dt.date(2025, 3, 15))["day90"] == dt.date(2024, 12, 15)
 
     @pytest.mark.parametrize(
-        ("start", "kind", "on_day", "not_on"),
+        ("start", "kind", "on_day", "day_before"),
         [
-            (dt.date(2025, 10, 15), "day30", dt.date(2025, 11, 14), dt.date(2025, 11, 15)),
+            (dt.date(2025, 10, 15), "day30", dt.date(2025, 11, 14), dt.date(2025, 11, 13)),
             (dt.date(2024, 12, 15), "day90", dt.date(2025, 3, 15), dt.date(2025, 3, 14)),
         ],
     )
-    def test_snapshot_taken_on_its_day_only(self, tenant, start, kind, on_day, not_on):
+    def test_snapshot_taken_on_its_day_once(self, tenant, start, kind, on_day, day_before):
         with tenant_context(tenant):
             o = make_onboarding("Snap", start=start)
-            compute_health(tenant, not_on)
+            compute_health(tenant, day_before)
             assert not HealthScore.objects.filter(kind=kind).exists()
             compute_health(tenant, on_day)
+            compute_health(tenant, on_day + dt.timedelta(days=1))  # the next day: not again
             snap = HealthScore.objects.get(kind=kind)
         assert (snap.onboarding_id, snap.for_date) == (o.pk, on_day)
+
+    def test_a_snapshot_missed_on_its_day_is_taken_late_within_the_window(self, tenant):
+        """Every run of 2025-11-14 failed (say, the mail-and-worker host was down): the next
+        successful run takes the day-30 snapshot, dated the day it was taken. Start dates more
+        than SNAPSHOT_CATCH_UP_DAYS past their day-30 get none."""
+        from onboarding.health import SNAPSHOT_CATCH_UP_DAYS
+        from onboarding.tasks_health import pending_onboardings
+
+        with tenant_context(tenant):
+            late = make_onboarding("Late", start=dt.date(2025, 10, 15))
+            make_onboarding("Too old", start=dt.date(2025, 10, 15) - dt.timedelta(days=8))
+        next_day = utc(2025, 11, 15, 17)  # noon in New York on 2025-11-15
+        assert pending_onboardings(next_day) == {tenant.pk: 2}  # two dailies + one late snapshot
+        with tenant_context(tenant):
+            compute_health(tenant, dt.date(2025, 11, 15))
+            snaps = list(
+                HealthScore.objects.filter(kind="day30").values_list("onboarding", "for_date")
+            )
+        assert snaps == [(late.pk, dt.date(2025, 11, 15))]
+        assert pending_onboardings(next_day) == {}
+        assert SNAPSHOT_CATCH_UP_DAYS == 7
 
     def test_snapshot_uses_the_tenants_local_date(self, tenant):
         """At 2025-11-15T03:30Z it is still 2025-11-14 (22:30) in New York: day 30 of an
@@ -422,6 +444,8 @@ class TestLocalDates:
         assert daily.for_date == dt.date(2025, 11, 14)
 
     def test_a_utc_tenant_is_already_on_the_next_day_then(self, db):
+        """The same instant is 2025-11-15 in London: its day 30 was yesterday, when it had no
+        run, so the snapshot is taken late and dated the 15th (New York's above is the 14th)."""
         from onboarding.tasks_health import compute_health_for_tenant
 
         london = make_tenant("london", tz="UTC")
@@ -430,8 +454,9 @@ class TestLocalDates:
         with mock.patch("django.utils.timezone.now", return_value=utc(2025, 11, 15, 3, 30)):
             compute_health_for_tenant.delay(tenant_id=london.pk)
         with tenant_context(london):
-            assert not HealthScore.objects.filter(kind="day30").exists()
-            assert HealthScore.objects.get().for_date == dt.date(2025, 11, 15)
+            snap = HealthScore.objects.get(kind="day30")
+            daily = HealthScore.objects.get(kind="daily")
+        assert snap.for_date == daily.for_date == dt.date(2025, 11, 15)
 
 
 class TestChangesAndPanel:

@@ -17,7 +17,7 @@ from accounts.models import Role, User
 from accounts.services import add_member, create_tenant
 from onboarding.charts import Bar, bar_chart, line_chart
 from onboarding.health import ensure_formula
-from onboarding.metrics import Filters, metrics_report, nps_summary
+from onboarding.metrics import Filters, NpsStats, metrics_report, nps_summary
 from onboarding.models import (
     Customer,
     HealthScore,
@@ -414,6 +414,20 @@ class TestCsv:
     )
     def test_neutralise(self, value, expected):
         assert neutralise(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("scores", "expected"),
+    [
+        ([10] * 1 + [8] * 7, 13),  # 12.5: half away from zero, not to even (12)
+        ([0] * 1 + [8] * 7, -13),
+        ([10, 9, 6], 33),
+        ([10, 0], 0),
+        ([], None),
+    ],
+)
+def test_nps_rounds_half_away_from_zero(scores, expected):
+    assert NpsStats([NpsResponse(score=s) for s in scores]).score == expected
 
 
 class TestCharts:
