@@ -6,7 +6,7 @@ from onboarding import views_health
 
 urlpatterns = [
     path("healthz", views_health.healthz, name="healthz"),
-    path("accounts/", include("allauth.urls")),
+    path("accounts/", include("accounts.urls_allauth")),
     path("app/settings/health/", include("onboarding.urls_health_settings")),
     path("app/settings/", include("accounts.urls_settings")),
     path("app/metrics/", include("onboarding.urls_metrics")),

@@ -8,5 +8,5 @@ from onboarding import views_health
 urlpatterns = [
     path("healthz", views_health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("accounts/", include("allauth.urls")),
+    path("accounts/", include("accounts.urls_allauth")),
 ]

@@ -103,3 +103,19 @@ def test_the_sign_in_page_offers_no_sign_up(tenant_a):
     assert 'name="login"' in html and 'name="password"' in html
     assert "/accounts/password/reset/" in html
     assert "the sign up is currently closed" in client_for(tenant_a).get("/accounts/signup/").text
+
+
+def test_nobody_changes_their_own_email_address(tenant_a, tenant_b):
+    """Users are shared across tenants and invitations attach to the account that has the
+    address: a user who could take a not-yet-invited address would be handed that person's
+    portal access in another tenant when it is invited."""
+    from accounts.models import User
+
+    client = client_for(tenant_b, tenant_b.admin)
+    target = "new.stakeholder@alpha-customer.example"
+    for data in ({"action_add": "", "email": target}, {"action_primary": "", "email": target}):
+        assert client.post("/accounts/email/", data).status_code == 404
+    assert client.get("/accounts/email/").status_code == 404
+    assert client.get("/accounts/confirm-email/some-key/").status_code == 404
+    assert not User.objects.filter(email=target).exists()
+    assert User.objects.get(pk=tenant_b.admin.pk).email == tenant_b.admin.email
