@@ -7,6 +7,8 @@ the views hand `cleaned_data` to accounts.services_branding.
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -189,3 +191,63 @@ class DomainForm(forms.ModelForm):
         # The model's own unique check would name the conflict differently; clean_domain() and
         # the database constraint (in services_branding.add_domain) cover it with one message.
         pass
+
+
+def _hour_label(hour: int) -> str:
+    return f"{hour:02d}:00"
+
+
+class ReminderSettingsForm(forms.ModelForm):
+    """When the daily digest goes out and what it reminds of. Parsing only: the bounds are the
+    model's validators, applied again by services_reminders.update_reminder_settings."""
+
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        help_text="Due dates, the digest hour and the day-30/90 snapshots follow this calendar.",
+    )
+    digest_hour = forms.TypedChoiceField(
+        label="Send the daily digest at",
+        coerce=int,
+        choices=[(h, _hour_label(h)) for h in range(24)],
+        help_text="Local time. Each person gets at most one digest a day, grouping their items.",
+    )
+
+    class Meta:
+        model = Tenant
+        fields = [
+            "time_zone",
+            "digest_hour",
+            "skip_weekends",
+            "reminder_days_ahead",
+            "overdue_repeat_days",
+            "blocked_escalation_days",
+            "milestone_days_ahead",
+        ]
+        labels = {
+            "skip_weekends": "No digests on Saturdays and Sundays",
+            "reminder_days_ahead": "Remind of tasks due within (days)",
+            "overdue_repeat_days": "Remind of an overdue task again every (days)",
+            "blocked_escalation_days": "Escalate a task blocked for more than (days)",
+            "milestone_days_ahead": "Remind of milestones due within (days)",
+        }
+        help_texts = {
+            "reminder_days_ahead": "Owners hear of a task this many days before it is due, and "
+            "on the day.",
+            "overdue_repeat_days": "Overdue tasks come back in the owner's digest at this "
+            "interval until they are done.",
+            "blocked_escalation_days": "Then the owning CSM and the onboarding's escalation "
+            "contacts are told.",
+            "milestone_days_ahead": "The CSM and the customer's primary contact hear of an "
+            "upcoming milestone this many days ahead.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [(z, z) for z in sorted(zoneinfo.available_timezones())]
+        for name in (
+            "reminder_days_ahead",
+            "overdue_repeat_days",
+            "blocked_escalation_days",
+            "milestone_days_ahead",
+        ):
+            self.fields[name].widget.attrs.update({"min": 1, "step": 1})

@@ -23,6 +23,7 @@ urlpatterns = [
     path("faq/<int:faq_id>/delete", views.faq_delete, name="faq-delete"),
     path("faq/<int:faq_id>/move", views.faq_move, name="faq-move"),
     path("domains/", views.domains, name="domains"),
+    path("reminders/", views.reminders, name="reminders"),
     path("domains/<int:domain_id>/remove", views.domain_remove, name="domain-remove"),
     path("domains/<int:domain_id>/primary", views.domain_primary, name="domain-primary"),
     path("domains/subdomain-primary", views.domain_primary_clear, name="domain-primary-clear"),

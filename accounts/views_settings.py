@@ -1,4 +1,5 @@
-"""Tenant settings pages for admins: branding (with a live preview), key contacts, FAQ, domains.
+"""Tenant settings pages for admins: branding (with a live preview), key contacts, FAQ, domains,
+the reminder schedule.
 
 Every page is admin-only (`member_required("admin")`: anyone else gets the 404 a missing page
 gets), every object is looked up inside the tenant's scope (another tenant's id is simply not
@@ -35,9 +36,10 @@ from onboarding.models import (
 from onboarding.selectors import PortalPage, has_portal_access, next_client_step, portal_page
 
 from . import services_branding as services
+from . import services_reminders
 from .access import member_required, membership_of
 from .branding import text_colour_on
-from .forms import BrandingForm, DomainForm, FaqEntryForm, KeyContactForm
+from .forms import BrandingForm, DomainForm, FaqEntryForm, KeyContactForm, ReminderSettingsForm
 from .models import Tenant
 
 PREVIEW_FIELDS = (
@@ -465,3 +467,29 @@ def domain_primary_clear(request: HttpRequest) -> HttpResponse:
     services.set_primary_domain(request.tenant, None)
     messages.success(request, "Emailed links now point to your subdomain.")
     return redirect("settings:domains")
+
+
+# --- Reminders ------------------------------------------------------------------------------------
+
+
+@member_required("admin")
+@GET_POST
+def reminders(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant
+    if request.method == "POST":
+        # A fresh row, so a refused form does not show its rejected values as the saved ones.
+        form = ReminderSettingsForm(request.POST, instance=Tenant.objects.get(pk=tenant.pk))
+        if form.is_valid():
+            try:
+                services_reminders.update_reminder_settings(tenant, form.cleaned_data, request.user)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, "Reminder settings saved. The next digests use them.")
+                return redirect("settings:reminders")
+    else:
+        form = ReminderSettingsForm(instance=tenant)
+    status = 400 if form.errors else 200
+    return render(
+        request, "settings/reminders.html", {"form": form, "section": "reminders"}, status=status
+    )
