@@ -27,6 +27,7 @@ from .content_safety import (
     video_embed_url,
 )
 from .models import Tenant, TenantDomain
+from .services_reminders import FIELDS as REMINDER_FIELDS
 
 WCAG_AA = 4.5
 LOGO_BOX = 1024  # a logo is shown at most a few hundred pixels wide; larger is wasted bytes
@@ -214,15 +215,7 @@ class ReminderSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Tenant
-        fields = [
-            "time_zone",
-            "digest_hour",
-            "skip_weekends",
-            "reminder_days_ahead",
-            "overdue_repeat_days",
-            "blocked_escalation_days",
-            "milestone_days_ahead",
-        ]
+        fields = list(REMINDER_FIELDS)
         labels = {
             "skip_weekends": "No digests on Saturdays and Sundays",
             "reminder_days_ahead": "Remind of tasks due within (days)",
