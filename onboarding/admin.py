@@ -1,22 +1,49 @@
 """The platform admin: served only on the bare base domain, to platform staff, across tenants."""
 
+from django import forms
 from django.contrib import admin
 
+from accounts.models import User
 from portal.tenancy.context import tenant_context
+from portal.tenancy.models import TenantOwned
 
 from .models import Customer, Milestone, Onboarding, Playbook, Task
 from .services.plan import refresh_milestone
 
 
+class SameTenantForm(forms.ModelForm):
+    """Refuses a link to another tenant's row.
+
+    The admin works across tenants, so its raw-id fields accept any row's id; a task pointed at
+    another tenant's onboarding would show one tenant's work in the other's workspace.
+    """
+
+    def clean(self):
+        data = super().clean()
+        tenant = data.get("tenant") or (self.instance.tenant if self.instance.tenant_id else None)
+        for name, value in list(data.items()):
+            if tenant is None:
+                break
+            if isinstance(value, TenantOwned) and value.tenant_id != tenant.pk:
+                self.add_error(name, f"This belongs to another tenant than {tenant}.")
+            elif isinstance(value, User) and not value.memberships.filter(tenant=tenant).exists():
+                self.add_error(name, f"This user is not a member of {tenant}.")
+        return data
+
+
+class TenantOwnedAdmin(admin.ModelAdmin):
+    form = SameTenantForm
+
+
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(TenantOwnedAdmin):
     list_display = ("name", "tenant", "created_at")
     list_filter = ("tenant",)
     search_fields = ("name",)
 
 
 @admin.register(Onboarding)
-class OnboardingAdmin(admin.ModelAdmin):
+class OnboardingAdmin(TenantOwnedAdmin):
     list_display = ("name", "tenant", "model", "status", "start_date")
     list_filter = ("tenant", "model", "status")
     list_select_related = ("tenant",)
@@ -26,7 +53,7 @@ class OnboardingAdmin(admin.ModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(TenantOwnedAdmin):
     list_display = ("title", "tenant", "onboarding", "status", "due_date")
     list_filter = ("tenant", "status")
     list_select_related = ("tenant", "onboarding")
@@ -58,6 +85,6 @@ class TaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(Playbook)
-class PlaybookAdmin(admin.ModelAdmin):
+class PlaybookAdmin(TenantOwnedAdmin):
     list_display = ("name", "tenant", "model", "length_days", "is_default")
     list_filter = ("tenant",)

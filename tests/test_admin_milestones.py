@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.admin.sites import site
 from django.test import RequestFactory
 from django.utils import timezone
 
 from accounts.models import User
-from onboarding.models import Milestone, Task
+from onboarding.models import Milestone, Onboarding, Task
 from portal.tenancy.context import cross_tenant, tenant_context
 from tests.factories import build_world
 
@@ -65,3 +67,51 @@ def test_deleting_the_open_tasks_in_the_admin_achieves_the_milestone(db):
         queryset = Task.objects.filter(pk__in=[tasks[1].pk, tasks[2].pk])
         site._registry[Task].delete_queryset(_staff_request(), queryset)
     assert _achieved(world, milestone)
+
+
+def _admin_form(model, obj, **changes):
+    admin = site._registry[model]
+    request = _staff_request()
+    form_class = admin.get_form(request, obj, change=True)
+    initial = form_class(instance=obj).initial
+    data = {}
+    for key, value in initial.items():
+        if isinstance(value, dt.datetime):  # the admin's split date and time widget
+            data[f"{key}_0"], data[f"{key}_1"] = value.date(), value.time()
+        elif value is not None:
+            data[key] = value
+    data.update(changes)
+    return form_class(data=data, instance=obj)
+
+
+def test_the_admin_refuses_to_link_a_task_to_another_tenants_rows(db):
+    alpha, beta = build_world("alpha"), build_world("beta")
+    with cross_tenant("platform admin"):
+        task = Task.objects.filter(tenant=alpha.tenant, owner_side="customer").first()
+        form = _admin_form(
+            Task,
+            task,
+            onboarding=beta.onboarding.pk,
+            owner_contact=beta.contact.pk,
+            tenant=alpha.tenant.pk,
+        )
+        assert not form.is_valid()
+        assert "another tenant" in form.errors["onboarding"][0]
+        assert "another tenant" in form.errors["owner_contact"][0]
+        # A link within the task's own tenant is accepted: the check is not a blanket refusal.
+        form = _admin_form(
+            Task, task, owner_contact=alpha.contact.pk, title="Renamed", tenant=alpha.tenant.pk
+        )
+        assert form.is_valid(), form.errors
+        form.save()
+        assert Task.objects.get(pk=task.pk).title == "Renamed"
+
+
+def test_the_admin_refuses_an_onboarding_owner_from_another_tenant(db):
+    alpha, beta = build_world("alpha"), build_world("beta")
+    with cross_tenant("platform admin"):
+        form = _admin_form(Onboarding, alpha.onboarding, owner=beta.csm.pk)
+        assert not form.is_valid()
+        assert "not a member" in form.errors["owner"][0]
+        form = _admin_form(Onboarding, alpha.onboarding, owner=alpha.admin.pk)
+        assert form.is_valid(), form.errors
