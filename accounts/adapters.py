@@ -24,11 +24,17 @@ class AccountAdapter(DefaultAccountAdapter):
         return user if Membership.objects.filter(user=user).exists() else None
 
     def get_reset_password_from_key_url(self, key: str) -> str:
-        """Reset links point at the tenant's stored host, never at the request's Host header."""
+        """Reset links point at the tenant's platform subdomain: never at the request's Host
+        header, and never at a custom domain.
+
+        A reset key works for the user on every tenant's host, and a custom domain is DNS the
+        tenant controls: a link there would hand one tenant the keys of people who are also
+        members of another tenant.
+        """
         url = super().get_reset_password_from_key_url(key)
         tenant = getattr(self.request, "tenant", None)
         if tenant is None:
             return url
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        return tenant.absolute_url(path)
+        return tenant.subdomain_url(path)

@@ -97,11 +97,19 @@ class Tenant(models.Model):
         primary = next((d for d in self.domains.all() if d.is_primary), None)
         if primary is not None:
             return primary.domain
+        return self.subdomain_host
+
+    @property
+    def subdomain_host(self) -> str:
+        """The tenant's host under the platform's own domain, which only the platform serves."""
         host = f"{self.slug}.{settings.BASE_DOMAIN}"
         return f"{host}:{settings.PORTAL_PORT}" if settings.PORTAL_PORT else host
 
     def absolute_url(self, path: str) -> str:
         return f"{settings.PORTAL_SCHEME}://{self.canonical_host}{path}"
+
+    def subdomain_url(self, path: str) -> str:
+        return f"{settings.PORTAL_SCHEME}://{self.subdomain_host}{path}"
 
 
 class TenantDomain(models.Model):
