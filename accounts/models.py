@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils import timezone
 
+from accounts.addresses import normalize_email
 from portal.tenancy.models import TenantOwned
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #rrggbb.")
@@ -140,7 +141,7 @@ class UserManager(BaseUserManager):
     def create_user(self, email: str, password: str | None = None, **extra):
         if not email:
             raise ValueError("Users need an email address")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user = self.model(email=normalize_email(email), **extra)
         if password:
             user.set_password(password)
         else:
@@ -177,6 +178,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return (self.full_name or self.email).split(" ")[0]
+
+    def save(self, *args, **kwargs):
+        # Lookups compare exactly (see accounts.addresses), so every path that stores an address,
+        # the admin's forms included, stores the one spelling.
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)
 
 
 class Role(models.TextChoices):

@@ -15,6 +15,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from portal.tenancy.context import tenant_context
 
+from .addresses import normalize_email
 from .models import Membership, Role, SignInLink, Tenant, User
 
 SIGN_IN_LINK_LIFETIME = dt.timedelta(days=7)
@@ -34,8 +35,8 @@ def create_tenant(*, name: str, slug: str, time_zone: str = "UTC") -> Tenant:
 
 
 def get_or_create_user(email: str, full_name: str = "") -> User:
-    email = email.strip().lower()
-    user = User.objects.filter(email__iexact=email).first()
+    email = normalize_email(email)
+    user = User.objects.filter(email=email).first()
     if user is None:
         user = User.objects.create_user(email=email, full_name=full_name)
     return user
@@ -115,7 +116,7 @@ def redeem_sign_in_code(email: str, code: str) -> User | None:
     link = (
         SignInLink.objects.select_related("user")
         .filter(
-            email__iexact=email.strip(),
+            email=normalize_email(email),
             used_at__isnull=True,
             expires_at__gt=timezone.now(),
             failed_attempts__lt=MAX_CODE_ATTEMPTS,

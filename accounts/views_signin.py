@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from accounts.addresses import normalize_email
 from accounts.forms_signin import CodeEntryForm, CodeRequestForm
 from accounts.models import SignInLink, User
 from accounts.services import redeem_sign_in_code
@@ -27,17 +28,14 @@ SESSION_EMAIL = "sign_in_email"
 def request_code(request: HttpRequest) -> HttpResponse:
     form = CodeRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        email = form.cleaned_data["email"].lower()
-        user = User.objects.filter(
-            email__iexact=email,
-            is_active=True,
-        ).first()
+        email = normalize_email(form.cleaned_data["email"])
+        user = User.objects.filter(email=email, is_active=True).first()
         invited = (
             user is not None
             and PortalAccess.objects.filter(user=user, revoked_at__isnull=True).exists()
         )
         recent = SignInLink.objects.filter(
-            email__iexact=email, created_at__gt=timezone.now() - dt.timedelta(hours=1)
+            email=email, created_at__gt=timezone.now() - dt.timedelta(hours=1)
         ).count()
         if invited and recent < CODES_PER_HOUR:
             from onboarding.tasks import send_sign_in_code

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.addresses import normalize_email
 from portal.tenancy.models import TenantOwned
 
 
@@ -129,6 +130,11 @@ class Contact(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_side_display()})"
+
+    def save(self, *args, **kwargs):
+        # One spelling, compared exactly: see accounts.addresses.
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)
 
 
 class PortalAccess(TenantOwned):

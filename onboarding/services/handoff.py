@@ -255,7 +255,7 @@ def clean_contact(
         except ValidationError:
             errors["email"] = "Enter a valid email address."
         else:
-            others = Contact.objects.filter(onboarding=onboarding, email__iexact=email)
+            others = Contact.objects.filter(onboarding=onboarding, email=email)
             if contact is not None:
                 others = others.exclude(pk=contact.pk)
             if others.exists():

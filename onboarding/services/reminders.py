@@ -30,6 +30,7 @@ from django.db.models import Q, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.addresses import normalize_email
 from accounts.models import Tenant, User
 from onboarding.emails import branded_message
 from onboarding.mail_delivery import Outcome, deliver
@@ -294,12 +295,8 @@ def _digest_context(tenant: Tenant, digest: ReminderDigest) -> dict:
         groups.setdefault(item.kind, []).append(item)
     labels = dict(ReminderKind.choices)
     name = (
-        Contact.objects.filter(email__iexact=digest.recipient)
-        .values_list("name", flat=True)
-        .first()
-        or User.objects.filter(email__iexact=digest.recipient)
-        .values_list("full_name", flat=True)
-        .first()
+        Contact.objects.filter(email=digest.recipient).values_list("name", flat=True).first()
+        or User.objects.filter(email=digest.recipient).values_list("full_name", flat=True).first()
         or ""
     )
     return {
@@ -418,15 +415,17 @@ def _not_sent(digest: ReminderDigest, attempts: int, now: dt.datetime, exc: Exce
 
 def opted_out_kinds(email: str) -> set[str]:
     return set(
-        NotificationOptOut.objects.filter(email__iexact=email).values_list("kind", flat=True)
+        NotificationOptOut.objects.filter(email=normalize_email(email)).values_list(
+            "kind", flat=True
+        )
     )
 
 
 def set_preferences(email: str, enabled: set[str]) -> None:
     """Turn kinds on and off for one person; 'all' off means none are sent."""
-    email = email.lower()
+    email = normalize_email(email)
     with transaction.atomic():
-        NotificationOptOut.objects.filter(email__iexact=email).delete()
+        NotificationOptOut.objects.filter(email=email).delete()
         NotificationOptOut.objects.bulk_create(
             NotificationOptOut(email=email, kind=k) for k in ReminderKind.values if k not in enabled
         )

@@ -81,7 +81,7 @@ def _clean_new_person(onboarding: Onboarding, data: dict[str, Any]) -> dict[str,
         except ValidationError:
             errors["email"] = "Enter a valid email address."
         else:
-            if Contact.objects.filter(onboarding=onboarding, email__iexact=email).exists():
+            if Contact.objects.filter(onboarding=onboarding, email=email).exists():
                 errors["email"] = (
                     "A contact of this onboarding already has this email; choose them above."
                 )

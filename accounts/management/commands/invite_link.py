@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.addresses import normalize_email
 from accounts.models import User
 from accounts.services import issue_sign_in_link
 from onboarding.models import PortalAccess
@@ -17,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, tenant: str, email: str, **options):
         tenant_obj = tenant_by_slug(tenant)
         with tenant_context(tenant_obj):
-            user = User.objects.filter(email__iexact=email.strip()).first()
+            user = User.objects.filter(email=normalize_email(email)).first()
             invited = (
                 user is not None
                 and PortalAccess.objects.filter(user=user, revoked_at__isnull=True).exists()

@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.addresses import normalize_email
 from accounts.models import User
 from onboarding.crm_import.parsing import UnrecognisedExport
 from onboarding.services.crm_import import import_handoffs
@@ -30,7 +31,7 @@ class Command(BaseCommand):
             owner = None
             if csm:
                 owner = User.objects.filter(
-                    email__iexact=csm, memberships__tenant=tenant_obj
+                    email=normalize_email(csm), memberships__tenant=tenant_obj
                 ).first()
                 if owner is None:
                     raise CommandError(f"{csm} is not a member of {tenant_obj.slug}.")
