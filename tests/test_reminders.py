@@ -8,7 +8,9 @@ from unittest import mock
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import Tenant
 from onboarding.models import (
@@ -295,6 +297,50 @@ def test_a_connection_lost_mid_send_is_never_resent(world):
         backend.error = None
         sweep(world, NOON + dt.timedelta(hours=1))
     assert backend.sent == 0
+    with tenant_context(world.tenant):
+        assert ReminderDigest.objects.get().state == "uncertain"
+
+
+@pytest.fixture
+def recording_sent_fails(db):
+    """A real database error on the UPDATE that records a digest as sent."""
+    table = ReminderDigest._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION refuse_sent() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'lock timeout (test)'; END $$"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER refuse_sent BEFORE UPDATE ON {table} FOR EACH ROW "
+                "WHEN (NEW.state = 'sent') EXECUTE FUNCTION refuse_sent()"
+            )
+        else:
+            cursor.execute(
+                f"CREATE TRIGGER refuse_sent BEFORE UPDATE ON {table} "
+                "WHEN NEW.state = 'sent' BEGIN SELECT RAISE(ABORT, 'lock timeout (test)'); END"
+            )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DROP TRIGGER refuse_sent{' ON ' + table if connection.vendor == 'postgresql' else ''}"
+        )
+
+
+def test_a_database_error_after_the_server_took_the_digest_never_resends_it(
+    world, recording_sent_fails
+):
+    task(world, "Due today", TODAY)
+    assert sweep(world).uncertain == 1
+    assert [m.to for m in mail.outbox] == [[world.contact.email]]
+    # The next sending round, once the claim's lease has run out (it runs from the real time of
+    # the claim), finds it claimed and unrecorded: uncertain, never resent.
+    sweep(world, NOON + dt.timedelta(minutes=5))
+    with tenant_context(world.tenant):
+        assert ReminderDigest.objects.get().state == "sending"
+        later = timezone.now() + reminders.SENDING_LEASE + dt.timedelta(minutes=1)
+        assert reminders.send_pending(world.tenant, later) == (0, 0, 0, 1)
+    assert len(mail.outbox) == 1
     with tenant_context(world.tenant):
         assert ReminderDigest.objects.get().state == "uncertain"
 

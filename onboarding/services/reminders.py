@@ -25,7 +25,8 @@ import logging
 from dataclasses import dataclass
 
 from django.core import signing
-from django.db import IntegrityError, connection, transaction
+from django.core.mail import EmailMultiAlternatives
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
@@ -346,11 +347,15 @@ def send_pending(tenant: Tenant, now: dt.datetime | None = None) -> tuple[int, i
         if not _claim(digest_id, now):
             continue  # another worker has it
         digest = ReminderDigest.objects.get(pk=digest_id)
+        # Only building is guarded: an error there means nothing went out, so the digest may be
+        # tried again. An error once the server has the message must never lead to a retry.
         try:
-            outcome = _send_one(tenant, digest, now)
-        except Exception as exc:  # noqa: BLE001 - building the message failed: nothing went out
+            prepared = _build_message(tenant, digest)
+        except Exception as exc:  # noqa: BLE001 - any failure to build: nothing went out
             log.exception("digest %s to %s could not be built", digest.pk, digest.recipient)
             outcome = _not_sent(digest, digest.attempts + 1, now, exc)
+        else:
+            outcome = _deliver(digest, prepared, now)
         sent += outcome == "sent"
         retried += outcome == "retry"
         failed += outcome == "failed"
@@ -358,11 +363,13 @@ def send_pending(tenant: Tenant, now: dt.datetime | None = None) -> tuple[int, i
     return sent, retried, failed, uncertain
 
 
-def _send_one(tenant: Tenant, digest: ReminderDigest, now: dt.datetime) -> str:
+def _build_message(
+    tenant: Tenant, digest: ReminderDigest
+) -> tuple[EmailMultiAlternatives, str] | None:
+    """The digest's email and the recipient's name; None when nothing is left to send."""
     context = _digest_context(tenant, digest)
     if not context["count"]:
-        ReminderDigest.objects.filter(pk=digest.pk).update(state=ReminderDigest.State.SKIPPED)
-        return "empty"
+        return None
     message = branded_message(
         tenant,
         to=digest.recipient,
@@ -373,6 +380,16 @@ def _send_one(tenant: Tenant, digest: ReminderDigest, now: dt.datetime) -> str:
     )
     message.extra_headers["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
     message.extra_headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return message, context["name"]
+
+
+def _deliver(
+    digest: ReminderDigest, prepared: tuple[EmailMultiAlternatives, str] | None, now: dt.datetime
+) -> str:
+    if prepared is None:
+        ReminderDigest.objects.filter(pk=digest.pk).update(state=ReminderDigest.State.SKIPPED)
+        return "empty"
+    message, name = prepared
     attempts = digest.attempts + 1
     outcome, error = deliver(message)
     if outcome == Outcome.NOT_SENT:
@@ -390,12 +407,19 @@ def _send_one(tenant: Tenant, digest: ReminderDigest, now: dt.datetime) -> str:
         )
         log.warning("digest %s to %s: %s: %r", digest.pk, digest.recipient, outcome, error)
         return "failed" if outcome == Outcome.REJECTED else "uncertain"
-    ReminderDigest.objects.filter(pk=digest.pk).update(
-        state=ReminderDigest.State.SENT,
-        sent_at=timezone.now(),
-        attempts=attempts,
-        recipient_name=context["name"][:200],
-    )
+    try:
+        with transaction.atomic():  # a savepoint, should the caller hold a transaction
+            ReminderDigest.objects.filter(pk=digest.pk).update(
+                state=ReminderDigest.State.SENT,
+                sent_at=timezone.now(),
+                attempts=attempts,
+                recipient_name=name[:200],
+            )
+    except DatabaseError:
+        # Sent, but not recorded: the claim stays, its lease runs out and the digest is shown
+        # as uncertain. Never resent.
+        log.exception("digest %s to %s was sent but not recorded", digest.pk, digest.recipient)
+        return "uncertain"
     return "sent"
 
 
