@@ -2,6 +2,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 
+from portal.tenancy.admin import TenantOwnedAdmin
+
 from .content_safety import clean_domain_name
 from .models import Membership, Tenant, TenantDomain, User
 
@@ -38,7 +40,8 @@ class UserAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(TenantOwnedAdmin):
+    form = forms.ModelForm  # its user is the one becoming a member: no link to check
     list_display = ("user", "tenant", "role")
     list_filter = ("tenant", "role")
     raw_id_fields = ("user",)

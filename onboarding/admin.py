@@ -1,38 +1,12 @@
 """The platform admin: served only on the bare base domain, to platform staff, across tenants."""
 
-from django import forms
 from django.contrib import admin
 
-from accounts.models import User
+from portal.tenancy.admin import TenantOwnedAdmin
 from portal.tenancy.context import tenant_context
-from portal.tenancy.models import TenantOwned
 
 from .models import Customer, Milestone, Onboarding, Playbook, Task
 from .services.plan import refresh_milestone
-
-
-class SameTenantForm(forms.ModelForm):
-    """Refuses a link to another tenant's row.
-
-    The admin works across tenants, so its raw-id fields accept any row's id; a task pointed at
-    another tenant's onboarding would show one tenant's work in the other's workspace.
-    """
-
-    def clean(self):
-        data = super().clean()
-        tenant = data.get("tenant") or (self.instance.tenant if self.instance.tenant_id else None)
-        for name, value in list(data.items()):
-            if tenant is None:
-                break
-            if isinstance(value, TenantOwned) and value.tenant_id != tenant.pk:
-                self.add_error(name, f"This belongs to another tenant than {tenant}.")
-            elif isinstance(value, User) and not value.memberships.filter(tenant=tenant).exists():
-                self.add_error(name, f"This user is not a member of {tenant}.")
-        return data
-
-
-class TenantOwnedAdmin(admin.ModelAdmin):
-    form = SameTenantForm
 
 
 @admin.register(Customer)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import User
 from onboarding.models import Milestone, Onboarding, Task
 from portal.tenancy.context import cross_tenant, tenant_context
+from portal.tenancy.models import TenantOwned
 from tests.factories import build_world
 
 
@@ -115,3 +116,27 @@ def test_the_admin_refuses_an_onboarding_owner_from_another_tenant(db):
         assert "not a member" in form.errors["owner"][0]
         form = _admin_form(Onboarding, alpha.onboarding, owner=alpha.admin.pk)
         assert form.is_valid(), form.errors
+
+
+def test_the_admin_never_moves_a_row_to_another_tenant(db):
+    """Moving an onboarding would leave its tasks, contacts and accesses in the old tenant,
+    pointing at a row of the new one (and the old tenant's pages would show it)."""
+    alpha, beta = build_world("alpha"), build_world("beta")
+    request = _staff_request()
+    tenant_owned = [m for m in site._registry if issubclass(m, TenantOwned)]
+    assert Onboarding in tenant_owned and Task in tenant_owned
+    with cross_tenant("platform admin"):
+        for model in tenant_owned:
+            admin = site._registry[model]
+            assert "tenant" in admin.get_form(request, None).base_fields, model  # chosen on add
+            change_form = admin.get_form(request, model(), change=True)
+            assert "tenant" not in change_form.base_fields, model
+        form = _admin_form(
+            Onboarding, alpha.onboarding, tenant=beta.tenant.pk, customer=beta.customer.pk
+        )
+        assert not form.is_valid()  # the customer is beta's: refused against alpha
+        form = _admin_form(Onboarding, alpha.onboarding, tenant=beta.tenant.pk, name="Renamed")
+        assert form.is_valid(), form.errors
+        form.save()
+        onboarding = Onboarding.objects.get(pk=alpha.onboarding.pk)
+    assert (onboarding.name, onboarding.tenant_id) == ("Renamed", alpha.tenant.pk)

@@ -1,0 +1,42 @@
+"""The platform admin's guard for tenant-owned rows: it works across tenants, so it checks links."""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+
+from .models import TenantOwned
+
+
+class SameTenantForm(forms.ModelForm):
+    """Refuses a link to another tenant's row.
+
+    The admin works across tenants, so its raw-id fields accept any row's id; a task pointed at
+    another tenant's onboarding would show one tenant's work in the other's workspace.
+    """
+
+    def clean(self):
+        data = super().clean()
+        tenant = data.get("tenant") or (self.instance.tenant if self.instance.tenant_id else None)
+        user_model = get_user_model()
+        for name, value in list(data.items()):
+            if tenant is None:
+                break
+            if isinstance(value, TenantOwned) and value.tenant_id != tenant.pk:
+                self.add_error(name, f"This belongs to another tenant than {tenant}.")
+            elif isinstance(value, user_model) and not _is_member(value, tenant):
+                self.add_error(name, f"This user is not a member of {tenant}.")
+        return data
+
+
+def _is_member(user, tenant) -> bool:
+    return user.memberships.filter(tenant=tenant).exists()
+
+
+class TenantOwnedAdmin(admin.ModelAdmin):
+    form = SameTenantForm
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        # A row's tenant is chosen when it is added. Moving it later would leave the rows that
+        # point at it (an onboarding's tasks, contacts, accesses) linked across two tenants.
+        return fields if obj is None else (*fields, "tenant")
