@@ -14,14 +14,19 @@ from accounts.access import member_required
 from onboarding.charts import Bar, bar_chart, histogram
 from onboarding.metrics import Filters, MetricsReport, filter_choices, metrics_report
 
-# A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell that starts with one of these as a formula; some read the
+# full-width forms as the ASCII ones.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# Some spreadsheets skip leading spaces and control characters before they look.
+_SKIPPED = "".join(map(chr, range(32)))
 
 
 def neutralise(value) -> str:
     """The cell as text, with a leading ' when a spreadsheet would read it as a formula."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    first_visible = text.lstrip().lstrip(_SKIPPED).lstrip()
+    risky = text.startswith(FORMULA_PREFIXES) or first_visible.startswith(FORMULA_PREFIXES)
+    return "'" + text if risky else text
 
 
 HALF = 400  # the width of a chart shown in half of the page's column, so its text stays 11 px
