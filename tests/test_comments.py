@@ -201,3 +201,11 @@ def test_a_mail_server_that_is_down_is_retried_and_a_broken_conversation_is_not(
         with mock.patch.object(mail_delivery, "mailers", fake):
             assert comments.send_comment_notification(world.tenant, comment.pk) == "uncertain"
         assert comments.send_comment_notification(world.tenant, 999999) == "gone"
+
+
+def test_a_comment_email_is_at_most_once_even_if_its_worker_dies():
+    """The project's default is acks_late (a task lost with its worker runs again); a comment
+    email must not (the server may have taken it), and says so explicitly."""
+    from onboarding.tasks_comments import send_comment_notification
+
+    assert send_comment_notification.acks_late is False
