@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from accounts.access import client_required, member_required
-from onboarding.models import ReminderKind
+from onboarding.models import ReminderDigest, ReminderKind
 from onboarding.services import reminders
 from onboarding.services.closing import problem_nps_requests
 
@@ -60,3 +61,14 @@ def delivery_problems(request: HttpRequest) -> HttpResponse:
         "nps_requests": list(problem_nps_requests()),
     }
     return render(request, "notifications/problems.html", context)
+
+
+@member_required("admin", "csm")
+@require_http_methods(["POST"])
+def send_digest_again(request: HttpRequest, digest_id: int) -> HttpResponse:
+    try:
+        reminders.send_again(request.tenant, digest_id, request.user)
+    except ReminderDigest.DoesNotExist:
+        raise Http404 from None
+    messages.success(request, "The digest will be sent again within a few minutes.")
+    return redirect("delivery-problems")

@@ -64,11 +64,12 @@ class _CollectingHandler:
     def __init__(self, delay: float = 0.0) -> None:
         self.lock = threading.Lock()
         self.messages: list[ReceivedMail] = []
-        self.delay = delay  # seconds before answering DATA: a slow server, to kill a sender mid-way
+        # Seconds between keeping a message and answering its DATA: a server slow to confirm.
+        # A sender killed in that gap is the hard case: the message is delivered, and the
+        # sender never heard so.
+        self.delay = delay
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        if self.delay:
-            await asyncio.sleep(self.delay)
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(
@@ -78,6 +79,8 @@ class _CollectingHandler:
                     message=parsed,
                 )
             )
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return "250 Message accepted for delivery"
 
 

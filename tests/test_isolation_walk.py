@@ -271,6 +271,7 @@ def _delivery_objects(world: World) -> dict[str, int]:
     from onboarding.models import (
         PlaybookResource,
         PortalAccess,
+        ReminderDigest,
         TrainingGroup,
         TrainingSession,
     )
@@ -295,6 +296,12 @@ def _delivery_objects(world: World) -> dict[str, int]:
         "playbook_milestone_id": playbook.milestones.order_by("pk")[0].pk,
         "playbook_task_id": playbook.tasks.order_by("pk")[0].pk,
         "playbook_resource_id": resource.pk,
+        "digest_id": ReminderDigest.objects.create(
+            recipient=world.client.email,
+            for_date=world.tenant.local_today(),
+            state=ReminderDigest.State.FAILED,
+            last_error=f"{world.marker} refused",
+        ).pk,
     }
 
 
@@ -431,6 +438,7 @@ OBJECT_KWARGS: dict[str, ObjectKwarg] = {
             ("playbook_milestone_id", "PlaybookMilestone pk"),
             ("playbook_task_id", "PlaybookTask pk"),
             ("playbook_resource_id", "PlaybookResource pk"),
+            ("digest_id", "ReminderDigest pk (a failed one: delivery problems)"),
         )
     },
     "key_contact_id": ObjectKwarg(

@@ -345,6 +345,37 @@ def test_a_database_error_after_the_server_took_the_digest_never_resends_it(
         assert ReminderDigest.objects.get().state == "uncertain"
 
 
+def test_an_admin_sends_an_uncertain_digest_again_once(world, django_capture_on_commit_callbacks):
+    task(world, "Due today", TODAY)
+    backend = RefusingBackend(smtplib.SMTPServerDisconnected("gone after DATA"))
+    with mock.patch("onboarding.mail_delivery.mailers") as mailers:
+        mailers.default = backend
+        assert sweep(world).uncertain == 1
+    with tenant_context(world.tenant):
+        digest = ReminderDigest.objects.get()
+    url = f"/notifications/problems/digests/{digest.pk}/send-again"
+    assert client_for(world, world.viewer).post(url).status_code == 404  # admins and CSMs only
+    with tenant_context(world.tenant):
+        assert ReminderDigest.objects.get().state == "uncertain"
+    csm = client_for(world, world.csm)
+    page = csm.get("/notifications/problems/").text
+    assert world.contact.email in page and url in page
+    with django_capture_on_commit_callbacks(execute=True):  # the worker's task runs at commit
+        response = csm.post(url, follow=True)
+    assert response.status_code == 200 and "sent again" in response.text
+    # (The sweep runs at the real time, so the real day's digest may go out with it.)
+    resent = [m for m in mail.outbox if m.subject.endswith("for Thu Dec 3")]
+    assert [m.to for m in resent] == [[world.contact.email]]
+    assert "Due today" in resent[0].body
+    with tenant_context(world.tenant):
+        digest.refresh_from_db()
+    assert (digest.state, digest.attempts) == ("sent", 1)
+    # Sent now, so a second click (or a stale page) finds nothing to send again.
+    assert csm.post(url).status_code == 404
+    assert csm.get("/notifications/problems/").text.count(url) == 0
+    assert len([m for m in mail.outbox if m.subject.endswith("for Thu Dec 3")]) == 1
+
+
 def test_an_opt_out_made_after_the_build_holds_at_sending(world):
     """Today's digest waits for a retry; meanwhile the person unsubscribes (the link in an
     earlier digest). The retry sends nothing and says so."""

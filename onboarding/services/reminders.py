@@ -459,6 +459,32 @@ def unsubscribe(email: str, kind: str = "all") -> None:
     NotificationOptOut.objects.get_or_create(email=email.lower(), kind=kind)
 
 
+def send_again(tenant: Tenant, digest_id: int, by: User, now: dt.datetime | None = None) -> None:
+    """An admin's decision to send a failed or uncertain digest once more, from its items as
+    they are now, with a fresh set of attempts.
+
+    Never automatic: an uncertain digest may have arrived. Raises ReminderDigest.DoesNotExist
+    for an id that is not this tenant's, or not failed or uncertain (say, sent again already by
+    a second click), so a digest is put back at most once per decision.
+    """
+    changed = ReminderDigest.objects.filter(
+        pk=digest_id,
+        state__in=[ReminderDigest.State.FAILED, ReminderDigest.State.UNCERTAIN],
+    ).update(
+        state=ReminderDigest.State.PENDING,
+        attempts=0,
+        next_attempt_at=now or timezone.now(),
+        claimed_at=None,
+        last_error=f"Sent again by {by.email}.",
+    )
+    if not changed:
+        raise ReminderDigest.DoesNotExist
+    log.info("digest %s on tenant %s sent again by %s", digest_id, tenant.pk, by.pk)
+    from onboarding.tasks import send_reminders
+
+    transaction.on_commit(lambda: send_reminders.delay(tenant_id=tenant.pk))
+
+
 def problem_digests():
     return ReminderDigest.objects.filter(
         Q(state=ReminderDigest.State.FAILED) | Q(state=ReminderDigest.State.UNCERTAIN)
