@@ -112,6 +112,7 @@ test: $(STAMP) $(HTMX)
 BENCH_ARGS ?=
 bench: $(STAMP)
 	@test -n "$${DATABASE_URL:-}" || { echo "make bench needs DATABASE_URL=postgres://... of a database it may scratch" >&2; exit 1; }
+	$(VPY) manage.py bench --create-database
 	$(VPY) manage.py migrate --noinput
 	$(VPY) manage.py bench $(BENCH_ARGS)
 

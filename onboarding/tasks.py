@@ -2,38 +2,66 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from celery import shared_task
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Tenant
 from accounts.services import issue_sign_in_link
 
-# Celery's autodiscovery imports only `tasks` modules; these register the rest.
-from onboarding import tasks_comments, tasks_health  # noqa: F401
+# Celery's autodiscovery imports only `tasks` modules; tasks_comments and tasks_health register
+# the rest.
+from onboarding import batching, tasks_comments, tasks_health  # noqa: F401
 from onboarding.emails import branded_message
 from onboarding.mail_delivery import MailNotSent, Outcome, deliver
 from onboarding.models import PortalAccess
-from onboarding.services.reminders import sweep
+from onboarding.services.reminders import sweep, tenants_with_reminder_work
+from portal.tenancy.context import tenant_context
 from portal.tenancy.tasks import tenant_task
 
 log = logging.getLogger(__name__)
 
 
 @shared_task
-def fan_out_reminders() -> int:
-    """Beat entry: one reminder task per tenant. Reads only the tenant list, no tenant data."""
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        send_reminders.delay(tenant_id=tenant_id)
-    return len(tenant_ids)
+def fan_out_reminders(now: str | None = None) -> int:
+    """Beat entry (every few minutes): a message only for tenants with reminder work now,
+    small tenants sharing one, at most one per 1,000 onboardings. Returns messages sent."""
+    moment = dt.datetime.fromisoformat(now) if now else timezone.now()
+    return batching.enqueue(
+        tenants_with_reminder_work(moment),
+        one_tenant=send_reminders,
+        several_tenants=send_reminders_for_tenants,
+    )
 
 
 @tenant_task(acks_late=True)
 def send_reminders(tenant: Tenant) -> dict:
     """Idempotent: a duplicated beat or a retry records nothing new and sends nothing twice."""
     return sweep(tenant).__dict__
+
+
+@shared_task(acks_late=True)
+def send_reminders_for_tenants(tenant_ids: list[int]) -> dict:
+    """The same for several small tenants in one message, each inside its own scope."""
+    total: dict[str, int] = {}
+    failed = []
+    for tenant in Tenant.objects.filter(pk__in=tenant_ids).order_by("pk"):
+        try:
+            with tenant_context(tenant):
+                result = sweep(tenant).__dict__
+        except Exception:  # one tenant's failure must not hold back the others' reminders
+            log.exception("Reminder sweep failed for tenant %s", tenant.pk)
+            failed.append(tenant.pk)
+            continue
+        for key, value in result.items():
+            total[key] = total.get(key, 0) + int(value)
+    if failed:
+        # The next fan-out finds these tenants' work still to do and tries again.
+        raise RuntimeError(f"Reminder sweep failed for tenants {failed}")
+    return total
 
 
 def _send_or_retry(message) -> bool:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
 
 from celery import shared_task
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import Tenant
+from onboarding import batching
 from onboarding.health import compute_health, snapshot_start_ranges
 from onboarding.models import HealthScore, Onboarding
 from onboarding.services.closing import NpsNotSent, send_nps_requests
@@ -26,8 +26,6 @@ from portal.tenancy.context import cross_tenant, tenant_context
 from portal.tenancy.tasks import tenant_task
 
 logger = logging.getLogger(__name__)
-
-ONBOARDINGS_PER_MESSAGE = 1000
 
 
 @tenant_task(acks_late=True)
@@ -98,37 +96,12 @@ def pending_onboardings(now: dt.datetime | None = None) -> dict[int, int]:
         return dict(rows)
 
 
-def plan_batches(
-    pending: dict[int, int] | Iterable[tuple[int, int]], per_message: int = ONBOARDINGS_PER_MESSAGE
-) -> list[list[int]]:
-    """Group tenants into messages: a message is closed once it covers `per_message` onboardings,
-    so every message but the last covers at least that many, and there are at most
-    ceil(total / per_message) messages."""
-    items = sorted(pending.items() if isinstance(pending, dict) else pending)
-    batches: list[list[int]] = []
-    current: list[int] = []
-    covered = 0
-    for tenant_id, count in items:
-        if count <= 0:
-            continue
-        current.append(tenant_id)
-        covered += count
-        if covered >= per_message:
-            batches.append(current)
-            current, covered = [], 0
-    if current:
-        batches.append(current)
-    return batches
-
-
 @shared_task
 def fan_out_health(now: str | None = None) -> int:
     """Beat entry (hourly): enqueue the health computations still due; returns messages sent."""
     moment = dt.datetime.fromisoformat(now) if now else timezone.now()
-    batches = plan_batches(pending_onboardings(moment))
-    for batch in batches:
-        if len(batch) == 1:
-            compute_health_for_tenant.delay(tenant_id=batch[0])
-        else:
-            compute_health_for_tenants.delay(tenant_ids=batch)
-    return len(batches)
+    return batching.enqueue(
+        pending_onboardings(moment),
+        one_tenant=compute_health_for_tenant,
+        several_tenants=compute_health_for_tenants,
+    )

@@ -670,7 +670,7 @@ class TestFanOut:
         import math
         import random
 
-        from onboarding.tasks_health import plan_batches
+        from onboarding.batching import plan_batches
 
         assert plan_batches({1: 5, 2: 3000, 3: 400, 4: 700, 5: 0}) == [[1, 2], [3, 4]]
         rng = random.Random(7)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Q, prefetch_related_objects
+from django.db.models import Count, Q, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 
@@ -46,7 +46,7 @@ from onboarding.models import (
     ReminderKind,
     Task,
 )
-from portal.tenancy.context import current_tenant
+from portal.tenancy.context import cross_tenant, current_tenant
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,45 @@ def is_digest_time(tenant: Tenant, now: dt.datetime) -> bool:
     if tenant.skip_weekends and local.weekday() >= 5:
         return False
     return local.hour >= tenant.digest_hour
+
+
+def tenants_with_reminder_work(now: dt.datetime) -> dict[int, int]:
+    """Per tenant id with reminder work now, its open onboardings (at least 1), to size batches.
+
+    Work is: the day's digests to build (the tenant's local digest time has come and no build
+    for its local date exists), digests due to be sent (first tries, retries, an admin's send
+    again), or claims whose lease ran out (to be marked uncertain). Everyone else is left alone,
+    so a sweep every few minutes sends no message for a tenant with nothing to do. Reads the
+    tenant list, then three cross-tenant queries whatever the number of tenants.
+    """
+    build_by_date: dict[dt.date, list[int]] = {}
+    for tenant in Tenant.objects.only("pk", "time_zone", "digest_hour", "skip_weekends"):
+        if is_digest_time(tenant, now):
+            build_by_date.setdefault(now.astimezone(tenant.tz).date(), []).append(tenant.pk)
+    with cross_tenant("reminder fan-out: which tenants have reminder work now"):
+        built = Q(pk__in=[])
+        for day, tenant_ids in build_by_date.items():
+            built |= Q(for_date=day, tenant_id__in=tenant_ids)
+        done = set(DigestRun.objects.filter(built).values_list("tenant_id", flat=True))
+        due = {pk for pks in build_by_date.values() for pk in pks} - done
+        due |= set(
+            ReminderDigest.objects.filter(
+                Q(state=ReminderDigest.State.PENDING, next_attempt_at__lte=now)
+                | Q(state=ReminderDigest.State.SENDING, claimed_at__lt=now - SENDING_LEASE)
+            )
+            .order_by()
+            .values_list("tenant_id", flat=True)
+            .distinct()
+        )
+        sizes = dict(
+            Onboarding.objects.filter(tenant_id__in=due)
+            .exclude(status=Onboarding.Status.CLOSED)
+            .order_by()
+            .values("tenant_id")
+            .annotate(n=Count("id"))
+            .values_list("tenant_id", "n")
+        )
+    return {pk: max(1, sizes.get(pk, 0)) for pk in due}
 
 
 def sweep(tenant: Tenant, now: dt.datetime | None = None) -> SweepResult:

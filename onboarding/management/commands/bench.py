@@ -62,6 +62,29 @@ def q(model) -> str:
 class Command(BaseCommand):
     help = "Benchmark the health computation and the reminder build at scale (PostgreSQL only)."
 
+    def _create_database(self) -> None:
+        """`make bench` on a fresh machine: the scratch database need not exist yet."""
+        import psycopg2
+        from psycopg2 import sql
+
+        db = settings.DATABASES["default"]
+        server = psycopg2.connect(
+            dbname="postgres",
+            user=db["USER"] or None,
+            password=db["PASSWORD"] or None,
+            host=db["HOST"] or None,
+            port=db["PORT"] or None,
+        )
+        server.autocommit = True  # CREATE DATABASE cannot run in a transaction
+        try:
+            with server.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
+                if cursor.fetchone() is None:
+                    cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
+                    self.say(f"Created database {db['NAME']}.")
+        finally:
+            server.close()
+
     def add_arguments(self, parser):
         parser.add_argument("--onboardings", type=int, default=100_000)
         parser.add_argument("--tasks-per-onboarding", type=int, default=10)
@@ -73,6 +96,11 @@ class Command(BaseCommand):
             action="store_true",
             help="delete the tenants of earlier runs (slug bench-*) left by --keep or a crash",
         )
+        parser.add_argument(
+            "--create-database",
+            action="store_true",
+            help="create the DATABASE_URL database if it does not exist, and stop",
+        )
         # Internal: the separate process whose peak memory is measured.
         parser.add_argument("--health-child", type=int, help=parse_hidden())
         parser.add_argument("--idle-child", action="store_true", help=parse_hidden())
@@ -83,6 +111,9 @@ class Command(BaseCommand):
                 "bench runs on PostgreSQL only: set DATABASE_URL=postgres://... (a scratch "
                 f"database; this one is {connection.vendor})."
             )
+        if opts["create_database"]:
+            self._create_database()
+            return
         if opts["idle_child"]:
             self._report_self(0)
             return
@@ -678,7 +709,8 @@ class Command(BaseCommand):
         from celery.app.task import Task as CeleryTask
 
         from onboarding import tasks as reminder_tasks
-        from onboarding.tasks_health import fan_out_health, pending_onboardings, plan_batches
+        from onboarding.batching import plan_batches
+        from onboarding.tasks_health import fan_out_health, pending_onboardings
 
         self.say("Celery: messages published by the nightly fan-outs ...")
         self._exec(f"DELETE FROM {q(HealthScore)} WHERE tenant_id = %s", [tenant.pk])  # noqa: S608
@@ -687,13 +719,19 @@ class Command(BaseCommand):
         def count(task_self, *args, **kwargs):
             published.append(task_self.name)
 
+        # The reminder fan-out as it runs at the tenant's digest hour, before the day's build.
+        from onboarding.models import DigestRun
+
+        self._exec(f"DELETE FROM {q(DigestRun)} WHERE tenant_id = %s", [tenant.pk])  # noqa: S608
+        Tenant.objects.filter(pk=tenant.pk).update(skip_weekends=False)
+        digest_time = dt.datetime.combine(self.today, dt.time(tenant.digest_hour), tenant.tz)
         t0 = time.perf_counter()
         pending = pending_onboardings()
         find = time.perf_counter() - t0
         with mock.patch.object(CeleryTask, "apply_async", count):
             fan_out_health.run()
             health_messages = len(published)
-            reminder_tasks.fan_out_reminders.run()
+            reminder_tasks.fan_out_reminders.run(now=digest_time.isoformat())
         reminder_messages = len(published) - health_messages
         onboardings = sum(pending.values())
         digests = getattr(self, "digests", 0)
@@ -717,7 +755,7 @@ class Command(BaseCommand):
         for tenants, each in sorted(shapes):
             batches = plan_batches({i: each for i in range(tenants)})
             self.add(
-                f"Health messages for {tenants:,} tenants x {each:,} "
+                f"Health or reminder messages for {tenants:,} tenants x {each:,} "
                 f"onboarding{'s' if each != 1 else ''} (planned)",
                 f"{len(batches):,}",
                 f"budget {math.ceil(tenants * each / 1000):,}",

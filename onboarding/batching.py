@@ -1,0 +1,48 @@
+"""Grouping tenants into Celery messages for the nightly fan-outs (health and reminders).
+
+The budget the issue sets: at most one message per 1,000 onboardings (plus one per digest sent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+ONBOARDINGS_PER_MESSAGE = 1000
+
+
+def plan_batches(
+    pending: dict[int, int] | Iterable[tuple[int, int]], per_message: int = ONBOARDINGS_PER_MESSAGE
+) -> list[list[int]]:
+    """Group tenants into messages: a message is closed once it covers `per_message` onboardings,
+    so every message but the last covers at least that many, and there are at most
+    ceil(total / per_message) messages."""
+    items = sorted(pending.items() if isinstance(pending, dict) else pending)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    covered = 0
+    for tenant_id, count in items:
+        if count <= 0:
+            continue
+        current.append(tenant_id)
+        covered += count
+        if covered >= per_message:
+            batches.append(current)
+            current, covered = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
+def enqueue(
+    pending: dict[int, int], *, one_tenant: Any, several_tenants: Any, **task_kwargs: Any
+) -> int:
+    """Publish the batches for `pending`: `one_tenant` (a tenant task) for a batch of one,
+    `several_tenants` (given `tenant_ids=`) for more. Returns the number of messages."""
+    batches = plan_batches(pending)
+    for batch in batches:
+        if len(batch) == 1:
+            one_tenant.delay(tenant_id=batch[0], **task_kwargs)
+        else:
+            several_tenants.delay(tenant_ids=batch, **task_kwargs)
+    return len(batches)
