@@ -50,6 +50,7 @@ from onboarding.models import (
     SupportTicket,
     TouchModel,
 )
+from onboarding.people import known_name
 
 TICKET_WINDOW_DAYS = 90
 TTFV_BUCKETS = [(0, 7), (8, 14), (15, 30), (31, 60), (61, 90), (91, None)]
@@ -388,6 +389,7 @@ def metrics_report(
     responses = list(
         NpsResponse.objects.filter(onboarding__in=base)
         .select_related("user")
+        .annotate(user_name=known_name("user", "onboarding"))
         .order_by("created_at", "id")
     )
     for r in responses:
@@ -490,4 +492,10 @@ def filter_choices() -> dict:
 
 def nps_summary(onboarding: Onboarding) -> NpsStats:
     """The NPS answers of one onboarding (templates/metrics/_onboarding_nps.html); one query."""
-    return NpsStats(list(onboarding.nps.select_related("user").order_by("created_at", "id")))
+    return NpsStats(
+        list(
+            onboarding.nps.select_related("user")
+            .annotate(user_name=known_name("user", "onboarding"))
+            .order_by("created_at", "id")
+        )
+    )

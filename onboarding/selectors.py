@@ -25,6 +25,7 @@ from onboarding.models import (
     TrainingCompletion,
     TrainingResource,
 )
+from onboarding.people import known_name
 from portal.tenancy.context import current_tenant_or_none
 
 
@@ -279,7 +280,11 @@ def client_task_page(onboarding: Onboarding, task_id: int) -> TaskPage | None:
         comments=list(
             task.comments.filter(internal=False).select_related("author").order_by("created_at")
         ),
-        attachments=list(task.attachments.select_related("uploaded_by").order_by("created_at")),
+        attachments=list(
+            task.attachments.select_related("uploaded_by")
+            .annotate(uploader_name=known_name("uploaded_by", "task__onboarding"))
+            .order_by("created_at")
+        ),
     )
 
 
@@ -432,6 +437,7 @@ def engagement_summary(
     recent_events = list(
         EngagementEvent.objects.filter(onboarding=onboarding)
         .select_related("user", "resource")
+        .annotate(user_name=known_name("user", "onboarding"))
         .order_by("-created_at", "-id")[:recent]
     )
     return EngagementSummary(stakeholders=stakeholders, weeks=weeks, recent=recent_events)
@@ -443,9 +449,9 @@ def training_progress(onboarding: Onboarding) -> list[TrainingResource]:
         onboarding.training_resources.prefetch_related(
             Prefetch(
                 "completions",
-                queryset=TrainingCompletion.objects.select_related("user").order_by(
-                    "completed_at", "id"
-                ),
+                queryset=TrainingCompletion.objects.select_related("user")
+                .annotate(user_name=known_name("user", "resource__onboarding"))
+                .order_by("completed_at", "id"),
             )
         )
     )

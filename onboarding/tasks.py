@@ -18,6 +18,7 @@ from onboarding import batching, tasks_comments, tasks_health  # noqa: F401
 from onboarding.emails import branded_message
 from onboarding.mail_delivery import MailNotSent, Outcome, deliver
 from onboarding.models import PortalAccess
+from onboarding.people import name_of
 from onboarding.services.reminders import sweep, tenants_with_reminder_work
 from portal.tenancy.context import tenant_context
 from portal.tenancy.tasks import tenant_task
@@ -112,6 +113,10 @@ def send_sign_in_code(tenant: Tenant, user_id: int) -> bool:
         to=user.email,
         subject=f"Your {tenant.display_name} sign-in code: {sign_in.code}",
         template="sign_in_code",
-        context={"name": user.get_short_name(), "code": sign_in.code, "url": sign_in.url},
+        context={
+            "name": name_of(user),
+            "code": sign_in.code,
+            "url": sign_in.url,
+        },
     )
     return _send_or_retry(message)

@@ -24,6 +24,7 @@ from onboarding import checklists
 from onboarding.health import health_panel
 from onboarding.metrics import nps_summary
 from onboarding.models import ActivityEntry, Onboarding, TouchModel
+from onboarding.people import known_name
 from onboarding.selectors import engagement_summary, plan_tasks, training_progress
 from onboarding.selectors_portfolio import (
     PAGE_SIZE,
@@ -201,7 +202,11 @@ def onboarding_detail(request: HttpRequest, onboarding_id: int) -> HttpResponse:
 @member_required()
 def activity(request: HttpRequest, onboarding_id: int) -> HttpResponse:
     onboarding = get_object_or_404(Onboarding.objects.select_related("customer"), pk=onboarding_id)
-    entries = ActivityEntry.objects.filter(onboarding=onboarding).select_related("actor")
+    entries = (
+        ActivityEntry.objects.filter(onboarding=onboarding)
+        .select_related("actor")
+        .annotate(actor_name=known_name("actor", "onboarding"))
+    )
     page = Paginator(entries.order_by("-created_at", "-id"), ACTIVITY_PAGE_SIZE).get_page(
         request.GET.get("page")
     )

@@ -86,6 +86,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "portal.tenancy.context_processors.tenant",
+                "onboarding.context_processors.person",
             ],
         },
     },

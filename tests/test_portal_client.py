@@ -751,7 +751,7 @@ def test_the_csm_sees_what_the_client_did(tenant_a):
     assert [c.strip() for c in cells[3:]] == ["0", "1", "0", "1"]  # sign-ins, visits, opens, done
     assert "visited the portal" in engagement
     training = html.split('id="training-title"')[1].split("</section>")[0]
-    assert f"{tenant_a.marker} guide" in training and tenant_a.client.get_full_name() in training
+    assert f"{tenant_a.marker} guide" in training and tenant_a.contact.name in training
     plan_row = html.split(f"<td>{task.title}")[0].rsplit("<tr", 1)[1]
     assert 'class="status-complete"' in plan_row
 

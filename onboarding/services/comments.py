@@ -29,6 +29,7 @@ from accounts.models import Membership, Role, Tenant, User
 from onboarding.emails import branded_message
 from onboarding.mail_delivery import Outcome, deliver
 from onboarding.models import Onboarding, PortalAccess, Task, TaskComment
+from onboarding.people import known_name
 from onboarding.services import portal as portal_services
 from onboarding.services.activity import record
 from portal.tenancy.context import current_tenant
@@ -97,7 +98,11 @@ def add_client_comment(user: User, task: Task, body: str) -> TaskComment:
 
 def task_comments(task: Task, *, include_internal: bool) -> list[TaskComment]:
     """The task's comments, oldest first, with their authors: one query."""
-    comments = task.comments.select_related("author").order_by("created_at", "id")
+    comments = (
+        task.comments.select_related("author")
+        .annotate(author_name=known_name("author", "task__onboarding"))
+        .order_by("created_at", "id")
+    )
     if not include_internal:
         comments = comments.filter(internal=False)
     return list(comments)
@@ -146,6 +151,7 @@ def send_comment_notification(tenant: Tenant, comment_id: int) -> str:
         TaskComment.objects.select_related(
             "author", "task__onboarding__customer", "task__onboarding__owner"
         )
+        .annotate(author_name=known_name("author", "task__onboarding"))
         .filter(pk=comment_id)
         .first()
     )
@@ -159,13 +165,13 @@ def send_comment_notification(tenant: Tenant, comment_id: int) -> str:
     message = branded_message(
         tenant,
         to=recipients[0],
-        subject=f"{comment.author.get_full_name() or 'New comment'} on “{task.title}”",
+        subject=f"{comment.author_name} on “{task.title}”",
         template="comment",
         context={
             "comment": comment,
             "task": task,
             "onboarding": onboarding,
-            "author_name": comment.author.get_full_name() or comment.author.email,
+            "author_name": comment.author_name,
             "url": _link_for(tenant, comment, to_clients=to_clients),
             "to_clients": to_clients,
         },

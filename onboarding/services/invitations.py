@@ -40,7 +40,9 @@ def invite_contact(tenant: Tenant, contact: Contact, *, send_email: bool = True)
         raise InvitationError("Only customer-side contacts are invited to the portal.")
     if not contact.email:
         raise InvitationError(f"{contact.name} has no email address.")
-    user = get_or_create_user(contact.email, contact.name)
+    # The account is the person's, shared with every tenant that invites them: this tenant's name
+    # for them stays on its Contact (onboarding.people), never in the account.
+    user = get_or_create_user(contact.email)
     if contact.user_id != user.pk:
         contact.user = user
         contact.save(update_fields=["user"])
