@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from portal.tenancy.admin import TenantOwnedAdmin
 
+from .addresses import normalize_email
 from .content_safety import clean_domain_name
 from .models import Membership, Tenant, TenantDomain, User
 
@@ -32,8 +33,15 @@ class TenantAdmin(admin.ModelAdmin):
     readonly_fields = ("logo",)
 
 
+class UserForm(forms.ModelForm):
+    def clean_email(self) -> str:
+        # Stored in one spelling (accounts.addresses): the uniqueness check must see that one.
+        return normalize_email(self.cleaned_data["email"])
+
+
 @admin.register(User)
 class UserAdmin(admin.ModelAdmin):
+    form = UserForm
     list_display = ("email", "full_name", "is_staff", "is_active")
     search_fields = ("email", "full_name")
     exclude = ("password",)

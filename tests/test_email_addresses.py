@@ -105,3 +105,21 @@ def test_no_code_compares_addresses_case_insensitively_in_the_database():
         if "email__iexact" in line
     ]
     assert offenders == []
+
+
+def test_the_platform_admin_refuses_a_second_spelling_of_an_address(db):
+    from django.contrib.admin.sites import site
+    from django.test import RequestFactory
+
+    User.objects.create_user("jane@example.com")
+    request = RequestFactory().post("/admin/")
+    request.user = User(is_staff=True, is_superuser=True)
+    form_class = site._registry[User].get_form(request, None)
+    form = form_class(data={"email": " Jane@Example.COM ", "date_joined_0": "2026-01-01",
+                            "date_joined_1": "00:00:00", "is_active": "on"})  # fmt: skip
+    assert not form.is_valid()
+    assert "already exists" in str(form.errors["email"])
+    form = form_class(data={"email": "Other@Example.com", "date_joined_0": "2026-01-01",
+                            "date_joined_1": "00:00:00", "is_active": "on"})  # fmt: skip
+    assert form.is_valid(), form.errors
+    assert form.save().email == "other@example.com"
