@@ -376,6 +376,56 @@ def test_an_admin_sends_an_uncertain_digest_again_once(world, django_capture_on_
     assert len([m for m in mail.outbox if m.subject.endswith("for Thu Dec 3")]) == 1
 
 
+def test_a_digest_sent_later_leaves_out_what_was_done_since(world):
+    done = task(world, "Done since", TODAY)
+    open_one = task(world, "Still open", TODAY)
+    backend = RefusingBackend(smtplib.SMTPDataError(451, b"try later"))
+    with mock.patch("onboarding.mail_delivery.mailers") as mailers:
+        mailers.default = backend
+        assert sweep(world).retried == 1  # built with both, not sent
+    with tenant_context(world.tenant):
+        Task.objects.filter(pk=done.pk).update(status="complete")
+        digest = ReminderDigest.objects.get()
+    with tenant_context(world.tenant):
+        reminders.send_pending(world.tenant, digest.next_attempt_at)
+    [message] = mail.outbox
+    assert open_one.title in message.body and done.title not in message.body
+    assert message.subject.startswith("1 onboarding reminder for")
+
+
+def test_a_digest_whose_items_are_all_done_is_not_sent(world):
+    t = task(world, "Done since", TODAY)
+    backend = RefusingBackend(smtplib.SMTPDataError(451, b"try later"))
+    with mock.patch("onboarding.mail_delivery.mailers") as mailers:
+        mailers.default = backend
+        sweep(world)
+    with tenant_context(world.tenant):
+        Task.objects.filter(pk=t.pk).update(status="complete")
+        digest = ReminderDigest.objects.get()
+        reminders.send_pending(world.tenant, digest.next_attempt_at)
+        assert ReminderDigest.objects.get().state == "skipped"
+    assert mail.outbox == []
+
+
+def test_a_sender_that_lost_its_claim_cannot_overwrite_a_newer_one(world):
+    task(world, "Due today", TODAY)
+    with mock.patch("onboarding.mail_delivery.mailers") as mailers:
+        mailers.default = RefusingBackend(smtplib.SMTPDataError(451, b"try later"))
+        sweep(world)  # built; the first try failed, so it waits as pending
+    with tenant_context(world.tenant):
+        first = ReminderDigest.objects.get()
+        stalled = reminders._claim(first.pk, first.next_attempt_at)  # then stalls
+        later = timezone.now() + reminders.SENDING_LEASE + dt.timedelta(minutes=1)
+        assert reminders.send_pending(world.tenant, later) == (0, 0, 0, 1)  # lease ran out
+        reminders.send_again(world.tenant, first.pk, world.csm, now=later)
+        fresh = reminders._claim(first.pk, later)  # another sender takes it up
+        assert fresh is not None and fresh.claimed_at != stalled.claimed_at
+        # The stalled sender wakes up and records its failure: it changes nothing.
+        reminders._not_sent(stalled, stalled.attempts + 1, later, OSError("late"))
+        row = ReminderDigest.objects.get()
+        assert (row.state, row.claimed_at) == ("sending", fresh.claimed_at)
+
+
 def test_an_opt_out_made_after_the_build_holds_at_sending(world):
     """Today's digest waits for a retry; meanwhile the person unsubscribes (the link in an
     earlier digest). The retry sends nothing and says so."""

@@ -317,15 +317,33 @@ def read_unsubscribe_token(tenant: Tenant, token: str) -> tuple[str, str] | None
     return data.get("e"), kind
 
 
+def _still_due(item: ReminderItem) -> bool:
+    # Items have no database-level foreign keys (see ReminderItem): the row may be gone.
+    if item.task is not None:
+        task = item.task
+        if task.onboarding.status == Onboarding.Status.CLOSED:
+            return False
+        if item.kind == ReminderKind.BLOCKED:
+            return task.status == Task.Status.BLOCKED
+        return task.status != Task.Status.COMPLETE
+    if item.milestone is not None:
+        milestone = item.milestone
+        return (
+            milestone.achieved_at is None
+            and milestone.onboarding.status != Onboarding.Status.CLOSED
+        )
+    return False
+
+
 def _digest_context(tenant: Tenant, digest: ReminderDigest) -> dict:
     items = list(
         ReminderItem.objects.filter(recipient=digest.recipient, queued_for=digest.for_date)
         .select_related("task__onboarding__customer", "milestone__onboarding__customer")
         .order_by("kind", "key_date", "id")
     )
-    # An item whose task or milestone was deleted while the day's build ran has nothing left to
-    # remind of (items have no database-level foreign keys: see ReminderItem).
-    items = [item for item in items if item.task is not None or item.milestone is not None]
+    # Read again at sending, which may be hours after the build (retries) or days (an admin's
+    # send again): what was done, met, unblocked, closed or deleted since is left out.
+    items = [item for item in items if _still_due(item)]
     # Opt-outs are read again at sending: one made after the build (say, while this digest waited
     # for a retry) still holds.
     opted_out = opted_out_kinds(digest.recipient)
@@ -354,15 +372,30 @@ def _digest_context(tenant: Tenant, digest: ReminderDigest) -> dict:
     }
 
 
-def _claim(digest_id: int, now: dt.datetime) -> bool:
+def _claim(digest_id: int, now: dt.datetime) -> ReminderDigest | None:
+    """The digest, claimed by this sender; None when another sender has it."""
     # The lease runs from the claim itself, not from the start of a sweep that may have been
     # sending for a while: a long sweep's digest in flight must not look abandoned.
-    return (
-        ReminderDigest.objects.filter(
-            pk=digest_id, state=ReminderDigest.State.PENDING, next_attempt_at__lte=now
-        ).update(state=ReminderDigest.State.SENDING, claimed_at=max(now, timezone.now()))
-        == 1
-    )
+    stamp = max(now, timezone.now())
+    claimed = ReminderDigest.objects.filter(
+        pk=digest_id, state=ReminderDigest.State.PENDING, next_attempt_at__lte=now
+    ).update(state=ReminderDigest.State.SENDING, claimed_at=stamp)
+    if not claimed:
+        return None
+    return ReminderDigest.objects.filter(pk=digest_id, claimed_at=stamp).first()
+
+
+def _record(digest: ReminderDigest, **fields) -> None:
+    """Write what became of a claimed digest, if this sender's claim still holds.
+
+    A sender that stalled past its lease has lost it: the digest was marked uncertain, and an
+    admin may have put it back to be sent again by another. Its late write changes nothing.
+    """
+    held = ReminderDigest.objects.filter(
+        pk=digest.pk, state=ReminderDigest.State.SENDING, claimed_at=digest.claimed_at
+    ).update(**fields)
+    if not held:
+        log.warning("digest %s: claim lost before recording %s", digest.pk, fields.get("state"))
 
 
 def send_pending(tenant: Tenant, now: dt.datetime | None = None) -> tuple[int, int, int, int]:
@@ -383,9 +416,9 @@ def send_pending(tenant: Tenant, now: dt.datetime | None = None) -> tuple[int, i
     )
     sent = retried = failed = 0
     for digest_id in due:
-        if not _claim(digest_id, now):
+        digest = _claim(digest_id, now)
+        if digest is None:
             continue  # another worker has it
-        digest = ReminderDigest.objects.get(pk=digest_id)
         # Only building is guarded: an error there means nothing went out, so the digest may be
         # tried again. An error once the server has the message must never lead to a retry.
         try:
@@ -426,7 +459,7 @@ def _deliver(
     digest: ReminderDigest, prepared: tuple[EmailMultiAlternatives, str] | None, now: dt.datetime
 ) -> str:
     if prepared is None:
-        ReminderDigest.objects.filter(pk=digest.pk).update(state=ReminderDigest.State.SKIPPED)
+        _record(digest, state=ReminderDigest.State.SKIPPED)
         return "empty"
     message, name = prepared
     attempts = digest.attempts + 1
@@ -441,14 +474,13 @@ def _deliver(
             if outcome == Outcome.REJECTED
             else ReminderDigest.State.UNCERTAIN
         )
-        ReminderDigest.objects.filter(pk=digest.pk).update(
-            state=state, attempts=attempts, last_error=repr(error)[:2000]
-        )
+        _record(digest, state=state, attempts=attempts, last_error=repr(error)[:2000])
         log.warning("digest %s to %s: %s: %r", digest.pk, digest.recipient, outcome, error)
         return "failed" if outcome == Outcome.REJECTED else "uncertain"
     try:
         with transaction.atomic():  # a savepoint, should the caller hold a transaction
-            ReminderDigest.objects.filter(pk=digest.pk).update(
+            _record(
+                digest,
                 state=ReminderDigest.State.SENT,
                 sent_at=timezone.now(),
                 attempts=attempts,
@@ -469,8 +501,8 @@ def _not_sent(digest: ReminderDigest, attempts: int, now: dt.datetime, exc: Exce
     else:
         state, outcome = ReminderDigest.State.PENDING, "retry"
         next_at = now + RETRY_BASE * (2 ** (attempts - 1))
-    ReminderDigest.objects.filter(pk=digest.pk).update(
-        state=state, attempts=attempts, next_attempt_at=next_at, last_error=repr(exc)[:2000]
+    _record(
+        digest, state=state, attempts=attempts, next_attempt_at=next_at, last_error=repr(exc)[:2000]
     )
     log.warning("digest %s to %s not sent (%s): %r", digest.pk, digest.recipient, outcome, exc)
     return outcome
