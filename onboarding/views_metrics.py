@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
@@ -17,14 +18,15 @@ from onboarding.metrics import Filters, MetricsReport, filter_choices, metrics_r
 # A spreadsheet runs a cell that starts with one of these as a formula; some read the
 # full-width forms as the ASCII ones.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-# Some spreadsheets skip leading spaces and control characters before they look.
-_SKIPPED = "".join(map(chr, range(32)))
+# Some spreadsheets skip what they do not show (spaces, control and format characters, a byte
+# order mark) before they look.
+_INVISIBLE_START = re.compile(r"^[\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2060-\u2064\ufeff]+")
 
 
 def neutralise(value) -> str:
     """The cell as text, with a leading ' when a spreadsheet would read it as a formula."""
     text = "" if value is None else str(value)
-    first_visible = text.lstrip().lstrip(_SKIPPED).lstrip()
+    first_visible = _INVISIBLE_START.sub("", text)
     risky = text.startswith(FORMULA_PREFIXES) or first_visible.startswith(FORMULA_PREFIXES)
     return "'" + text if risky else text
 
