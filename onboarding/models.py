@@ -494,7 +494,21 @@ class ReminderDigest(TenantOwned):
                 fields=["tenant", "recipient", "for_date"], name="one_digest_per_recipient_day"
             )
         ]
-        indexes = [models.Index(fields=["tenant", "state", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "state", "next_attempt_at"]),
+            # The fan-out's look across tenants every few minutes (tenants_with_reminder_work):
+            # only the few digests waiting or in flight, not the sent ones of every past day.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(state="pending"),
+                name="pending_digest_by_next_try",
+            ),
+            models.Index(
+                fields=["claimed_at"],
+                condition=models.Q(state="sending"),
+                name="sending_digest_by_claim",
+            ),
+        ]
 
 
 class ReminderItem(TenantOwned):

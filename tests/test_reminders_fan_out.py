@@ -119,3 +119,53 @@ def test_a_fan_out_sends_one_message_for_small_tenants_and_does_their_work(tenan
     with mock.patch("django.utils.timezone.now", return_value=NOW + dt.timedelta(minutes=5)):
         assert fan_out_reminders.run() == 0
     assert published == []
+
+
+def test_a_claim_whose_lease_ran_out_is_work(tenants):
+    _prepare(tenants)
+    with tenant_context(tenants["early"].tenant):
+        stuck = ReminderDigest.objects.create(
+            recipient="stuck@early.example",
+            for_date=dt.date(2026, 12, 2),
+            state=ReminderDigest.State.SENDING,
+            claimed_at=NOW - reminders.SENDING_LEASE + dt.timedelta(minutes=1),
+        )
+    assert tenants["early"].tenant.pk not in reminders.tenants_with_reminder_work(NOW)
+    later = NOW + dt.timedelta(minutes=2)  # now the lease has run out
+    assert tenants["early"].tenant.pk in reminders.tenants_with_reminder_work(later)
+    with tenant_context(tenants["early"].tenant):
+        reminders.sweep(tenants["early"].tenant, later)
+        assert ReminderDigest.objects.get(pk=stuck.pk).state == "uncertain"
+
+
+def test_weekends_skipped_unless_something_is_due_to_be_sent(db):
+    saturday = dt.datetime(2026, 12, 5, 15, 0, tzinfo=dt.UTC)  # 10:00 in New York
+    world = _tenant("weekend", "America/New_York", 9)
+    Tenant.objects.filter(pk=world.tenant.pk).update(skip_weekends=True)
+    assert reminders.tenants_with_reminder_work(saturday) == {}
+    assert world.tenant.pk in reminders.tenants_with_reminder_work(saturday.replace(day=7))
+    with tenant_context(world.tenant):
+        ReminderDigest.objects.create(
+            recipient="retry@weekend.example",
+            for_date=dt.date(2026, 12, 4),
+            next_attempt_at=saturday - dt.timedelta(minutes=1),
+        )
+    assert world.tenant.pk in reminders.tenants_with_reminder_work(saturday)
+
+
+def test_one_tenant_failing_in_a_shared_message_holds_back_no_other(tenants, monkeypatch):
+    _prepare(tenants)
+    real_build = reminders.build_digests
+
+    def build(tenant, today, now=None):
+        if tenant.slug == "due":
+            raise RuntimeError("the database went away for this tenant")
+        return real_build(tenant, today, now)
+
+    monkeypatch.setattr(reminders, "build_digests", build)
+    mail.outbox.clear()
+    with mock.patch("django.utils.timezone.now", return_value=NOW):
+        assert fan_out_reminders.run() == 1  # the message fails at the end, naming "due"
+    assert tenants["tokyo"].contact.email in {to for m in mail.outbox for to in m.to}
+    after = NOW + dt.timedelta(minutes=5)
+    assert set(reminders.tenants_with_reminder_work(after)) == {tenants["due"].tenant.pk}
