@@ -149,6 +149,10 @@ class UserManager(BaseUserManager):
         user.save(using=self._db)
         return user
 
+    def get_by_natural_key(self, username):
+        # Password sign-in and the admin look accounts up by the stored spelling.
+        return super().get_by_natural_key(normalize_email(username))
+
     def create_superuser(self, email: str, password: str | None = None, **extra):
         extra.setdefault("is_staff", True)
         extra.setdefault("is_superuser", True)

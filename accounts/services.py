@@ -59,7 +59,9 @@ class SignIn:
 
 
 def _code_hash(email: str, code: str) -> str:
-    return salted_hmac("sign-in-code", f"{email.lower()}:{code}", algorithm="sha256").hexdigest()
+    return salted_hmac(
+        "sign-in-code", f"{normalize_email(email)}:{code}", algorithm="sha256"
+    ).hexdigest()
 
 
 def issue_sign_in(
@@ -101,7 +103,11 @@ def redeem_sign_in_link(token: str) -> User | None:
     used = SignInLink.objects.filter(pk=link.pk, used_at__isnull=True).update(
         used_at=timezone.now()
     )
-    if used != 1 or link.user.email.lower() != link.email.lower() or not link.user.is_active:
+    if (
+        used != 1
+        or normalize_email(link.user.email) != normalize_email(link.email)
+        or not link.user.is_active
+    ):
         return None
     return link.user
 

@@ -11,7 +11,7 @@ urlpatterns = [
     ),
     path("problems/", views_notifications.delivery_problems, name="delivery-problems"),
     path(
-        "problems/digests/<int:digest_id>/send-again",
+        "problems/digests/<int:digest_id>/send-again/",
         views_notifications.send_digest_again,
         name="digest-send-again",
     ),

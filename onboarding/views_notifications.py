@@ -66,9 +66,13 @@ def delivery_problems(request: HttpRequest) -> HttpResponse:
 @member_required("admin", "csm")
 @require_http_methods(["POST"])
 def send_digest_again(request: HttpRequest, digest_id: int) -> HttpResponse:
+    if not ReminderDigest.objects.filter(pk=digest_id).exists():
+        raise Http404
     try:
         reminders.send_again(request.tenant, digest_id, request.user)
     except ReminderDigest.DoesNotExist:
-        raise Http404 from None
-    messages.success(request, "The digest will be sent again within a few minutes.")
+        # Ours, but no longer failed or uncertain: a second click, or a stale page.
+        messages.info(request, "That digest is already on its way or sent; nothing was changed.")
+    else:
+        messages.success(request, "The digest will be sent again within a few minutes.")
     return redirect("delivery-problems")

@@ -61,13 +61,13 @@ class ReceivedMail:
 
 
 class _CollectingHandler:
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, hold_at: int | None = None) -> None:
         self.lock = threading.Lock()
         self.messages: list[ReceivedMail] = []
-        # Seconds between keeping a message and answering its DATA: a server slow to confirm.
-        # A sender killed in that gap is the hard case: the message is delivered, and the
-        # sender never heard so.
-        self.delay = delay
+        # The server keeps message number `hold_at` and does not confirm it until released: a
+        # sender killed meanwhile is the hard case, delivered without ever hearing so.
+        self.hold_at = hold_at
+        self.released = threading.Event()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -79,27 +79,33 @@ class _CollectingHandler:
                     message=parsed,
                 )
             )
-        if self.delay:
-            await asyncio.sleep(self.delay)
+            held = len(self.messages) == self.hold_at
+        while held and not self.released.is_set():
+            await asyncio.sleep(0.05)
         return "250 Message accepted for delivery"
 
 
 class SmtpSink:
     """An SMTP server on 127.0.0.1 that keeps every message it receives in memory."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, hold_at: int | None = None) -> None:
         from aiosmtpd.controller import Controller
 
         self.host = "127.0.0.1"
         self.port = free_port()
-        self._handler = _CollectingHandler(delay)
+        self._handler = _CollectingHandler(hold_at)
         self._controller = Controller(self._handler, hostname=self.host, port=self.port)
 
     def start(self) -> None:
         self._controller.start()
 
     def stop(self) -> None:
+        self.release()
         self._controller.stop()
+
+    def release(self) -> None:
+        """Let a held message be confirmed (see `hold_at`)."""
+        self._handler.released.set()
 
     @property
     def messages(self) -> list[ReceivedMail]:
@@ -108,8 +114,8 @@ class SmtpSink:
 
 
 @contextmanager
-def smtp_sink(delay: float = 0.0) -> Iterator[SmtpSink]:
-    sink = SmtpSink(delay)
+def smtp_sink(hold_at: int | None = None) -> Iterator[SmtpSink]:
+    sink = SmtpSink(hold_at)
     sink.start()
     try:
         yield sink

@@ -300,7 +300,9 @@ def build_digests(tenant: Tenant, today: dt.date, now: dt.datetime | None = None
 
 
 def unsubscribe_token(tenant: Tenant, email: str, kind: str = "all") -> str:
-    return signing.dumps({"t": tenant.pk, "e": email.lower(), "k": kind}, salt=UNSUBSCRIBE_SALT)
+    return signing.dumps(
+        {"t": tenant.pk, "e": normalize_email(email), "k": kind}, salt=UNSUBSCRIBE_SALT
+    )
 
 
 def read_unsubscribe_token(tenant: Tenant, token: str) -> tuple[str, str] | None:
@@ -527,7 +529,7 @@ def set_preferences(email: str, enabled: set[str]) -> None:
 
 
 def unsubscribe(email: str, kind: str = "all") -> None:
-    NotificationOptOut.objects.get_or_create(email=email.lower(), kind=kind)
+    NotificationOptOut.objects.get_or_create(email=normalize_email(email), kind=kind)
 
 
 def send_again(tenant: Tenant, digest_id: int, by: User, now: dt.datetime | None = None) -> None:

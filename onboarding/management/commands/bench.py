@@ -68,13 +68,18 @@ class Command(BaseCommand):
         from psycopg2 import sql
 
         db = settings.DATABASES["default"]
-        server = psycopg2.connect(
-            dbname="postgres",
-            user=db["USER"] or None,
-            password=db["PASSWORD"] or None,
-            host=db["HOST"] or None,
-            port=db["PORT"] or None,
-        )
+        params = {
+            "user": db["USER"] or None,
+            "password": db["PASSWORD"] or None,
+            "host": db["HOST"] or None,
+            "port": db["PORT"] or None,
+        }
+        try:
+            psycopg2.connect(dbname=db["NAME"], **params).close()
+            return  # it exists (and the maintenance database need not be reachable)
+        except psycopg2.OperationalError:
+            pass
+        server = psycopg2.connect(dbname="postgres", **params)
         server.autocommit = True  # CREATE DATABASE cannot run in a transaction
         try:
             with server.cursor() as cursor:
