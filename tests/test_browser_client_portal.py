@@ -178,7 +178,7 @@ def test_client_from_email_link_does_the_next_step_and_a_training_and_the_csm_se
             )
             expect(csm.locator(f"#training #resource-{resource.pk}")).to_contain_text("Done")
             expect(csm.locator(f"#training #resource-{resource.pk}")).to_contain_text(
-                alpha.client.get_full_name()
+                alpha.contact.name
             )
             row = csm.locator(f'#engagement tr[data-email="{alpha.client.email}"]')
             expect(row.get_by_test_id("last-visit").locator("time")).to_have_count(1)

@@ -248,3 +248,16 @@ class TestInputs:
             upload(client, "usage", rows(300))
         assert len(many) == len(few)
         assert counts(tenant_a) == (300, 0)
+
+
+def test_pages_show_times_in_the_tenants_time_zone(tenant_a):
+    from accounts.models import Tenant
+
+    Tenant.objects.filter(pk=tenant_a.tenant.pk).update(time_zone="Asia/Kolkata")  # UTC+05:30
+    with tenant_context(tenant_a.tenant):
+        formula = ensure_formula(tenant_a.tenant)
+        HealthFormula.objects.filter(pk=formula.pk).update(
+            created_at=dt.datetime(2026, 3, 1, 20, 40, tzinfo=dt.UTC)
+        )
+    page = client_for(tenant_a, tenant_a.admin).get("/app/settings/health/formula/").text
+    assert "Mar 2, 2026 02:10" in page and "Mar 1, 2026 20:40" not in page

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.utils import timezone
 
 from .context import cross_tenant, tenant_context
 from .hosts import resolve_host
@@ -15,7 +16,8 @@ class TenantMiddleware:
     """Resolve the tenant from the Host header and run the whole request inside its scope.
 
     The scope covers rendering too: a TemplateResponse renders before this middleware returns, so
-    lazy querysets in templates still run filtered to the tenant.
+    lazy querysets in templates still run filtered to the tenant. The tenant's time zone is
+    active for the request, so templates show its local times.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -30,7 +32,8 @@ class TenantMiddleware:
             request.urlconf = "portal.urls_platform"
             with cross_tenant("platform host: admin site for platform staff"):
                 return self.get_response(request)
-        with tenant_context(match.tenant):
+        # Times on every page are the tenant's local times, as its dates are.
+        with tenant_context(match.tenant), timezone.override(match.tenant.tz):
             return self.get_response(request)
 
 

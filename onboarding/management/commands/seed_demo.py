@@ -3,6 +3,7 @@
 import datetime as dt
 import io
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -160,13 +161,17 @@ class Command(BaseCommand):
         with tenant_context(tenant):
             client_link = issue_sign_in_link(tenant, User.objects.get(email="hank@globex.example"))
         base = tenant.absolute_url("")
+        # The command prints links with the port it runs with: say it, or they point at 8000.
+        port = settings.PORTAL_PORT
+        env = f"PORTAL_PORT={port} " if port and port != "8000" else ""
         self.stdout.write(
             f"\nDemo tenant ready: {base}/\n"
             f"  Workspace (CSM):  {base}/app/   sign in as csm@demo.example / {PASSWORD}\n"
             f"  Other members:    admin@, ae@, viewer@demo.example, same password\n"
             f"  Client portal:    {client_link}\n"
             f"                    (one-time link for hank@globex.example; a fresh one: "
-            f".venv/bin/python manage.py invite_link --tenant demo --email hank@globex.example)\n"
+            f"{env}.venv/bin/python manage.py invite_link --tenant demo "
+            "--email hank@globex.example)\n"
             f"  Platform admin:   {tenant.absolute_url('').replace('demo.', '')}/admin/"
             f"   platform@localhost / {PASSWORD}\n"
         )
