@@ -329,6 +329,13 @@ class TestRowsAndReruns:
             kinds = list(HealthScore.objects.values_list("onboarding_id", "kind"))
         assert kinds == [(closed.pk, "day90")]
         assert old_closed.pk not in {o for o, _ in kinds}
+        # Its page shows the snapshot, not "no health score yet".
+        from django.template.loader import render_to_string
+
+        with tenant_context(tenant):
+            html = render_to_string("onboarding/_health.html", {"health": health_panel(closed)})
+        day90 = html.split("<dt>Day 90</dt>")[1].split("</dd>")[0]
+        assert "Not taken yet" not in day90 and "No daily score" in html
 
     def test_snapshot_is_taken_exactly_once(self, tenant):
         with tenant_context(tenant):
