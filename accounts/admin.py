@@ -12,10 +12,17 @@ from .models import Membership, Tenant, TenantDomain, User
 class DomainForm(forms.ModelForm):
     class Meta:
         model = TenantDomain
-        fields = ["domain", "is_primary"]
+        # Platform staff may mark a domain verified by hand, having checked it some other way.
+        fields = ["domain", "verified_at", "is_primary"]
 
     def clean_domain(self) -> str:
         return clean_domain_name(self.cleaned_data["domain"], base_domain=settings.BASE_DOMAIN)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("is_primary") and not data.get("verified_at"):
+            self.add_error("is_primary", "Only a verified domain can be primary.")
+        return data
 
 
 class DomainInline(admin.TabularInline):

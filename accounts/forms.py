@@ -182,9 +182,11 @@ class DomainForm(forms.ModelForm):
 
     def clean_domain(self) -> str:
         domain = clean_domain_name(self.cleaned_data["domain"], base_domain=settings.BASE_DOMAIN)
-        # TenantDomain is unique across tenants, so this reads every tenant's rows by design; the
-        # answer is the same whether this tenant or another holds the name.
-        if TenantDomain.objects.filter(domain=domain).exists():
+        # A verified name is held across tenants, so this reads every tenant's rows by design;
+        # the answer is the same whether this tenant or another holds it. This tenant's own
+        # claim is refused alike.
+        held = TenantDomain.objects.filter(domain=domain, verified_at__isnull=False)
+        if held.exists() or self.tenant.domains.filter(domain=domain).exists():
             raise ValidationError(DOMAIN_TAKEN)
         return domain
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 import zoneinfo
 
 from django.conf import settings
@@ -113,18 +114,37 @@ class Tenant(models.Model):
         return f"{settings.PORTAL_SCHEME}://{self.subdomain_host}{path}"
 
 
+def new_verification_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 class TenantDomain(models.Model):
-    """A custom domain. Unique across tenants: one host can never resolve to two."""
+    """A custom domain a tenant claims. It opens the tenant's portal only once verified: the
+    tenant published the claim's token in DNS (accounts.domain_verification), proving it
+    controls the name. Any tenant may claim a name; only one can hold it verified, so one host
+    never resolves to two tenants and nobody can squat on another's name."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="domains")
-    domain = models.CharField(max_length=253, unique=True)
+    domain = models.CharField(max_length=253)
     is_primary = models.BooleanField(default=False)
+    verification_token = models.CharField(max_length=64, default=new_verification_token)
+    verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant"], condition=models.Q(is_primary=True), name="one_primary_domain"
-            )
+            ),
+            models.UniqueConstraint(fields=["tenant", "domain"], name="one_claim_per_tenant"),
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=models.Q(verified_at__isnull=False),
+                name="one_verified_holder_per_domain",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_primary=False) | models.Q(verified_at__isnull=False),
+                name="primary_domain_is_verified",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -17,10 +17,12 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from onboarding.models import FaqEntry, KeyContact
 from portal.tenancy.context import tenant_context
 
+from . import domain_verification
 from .content_safety import (
     clean_domain_name,
     clean_hex_colour,
@@ -241,17 +243,54 @@ def dns_target(tenant: Tenant) -> str:
 
 
 def add_domain(tenant: Tenant, domain: str) -> TenantDomain:
-    """Register a custom domain. Taken (by anyone) is refused with one message.
+    """Claim a custom domain; it opens the portal once verified (verify_domain).
 
-    The unique index decides races: of two tenants adding the same name at once, one wins and the
-    other gets the same refusal as if the name had been taken long ago.
+    Refused with one message when the name is verified by anyone, or already claimed by this
+    tenant. Another tenant's unverified claim does not block: whoever proves control wins.
     """
     name = clean_domain_name(domain, base_domain=settings.BASE_DOMAIN)
+    if TenantDomain.objects.filter(domain=name, verified_at__isnull=False).exists():
+        raise ValidationError({"domain": DOMAIN_TAKEN})
     try:
         with transaction.atomic():
             return TenantDomain.objects.create(tenant=tenant, domain=name, is_primary=False)
     except IntegrityError as exc:
         raise ValidationError({"domain": DOMAIN_TAKEN}) from exc
+
+
+def verify_domain(tenant: Tenant, domain_id: int) -> TenantDomain:
+    """Look up the claim's TXT record; verified when it holds the claim's token.
+
+    Raises TenantDomain.DoesNotExist for an id that is not this tenant's, and ValidationError
+    (nothing changed) when the record is missing or wrong, DNS cannot be asked, or another
+    tenant verified the name first (the unique index decides a race).
+    """
+    claim = tenant.domains.get(pk=domain_id)
+    if claim.verified_at is not None:
+        return claim
+    record = domain_verification.record_name(claim.domain)
+    try:
+        tokens = domain_verification.published_tokens(claim.domain)
+    except domain_verification.LookupFailed as exc:
+        raise ValidationError(f"DNS could not be asked about {record} ({exc}). Try again.") from exc
+    if claim.verification_token not in tokens:
+        found = f"it holds {', '.join(sorted(tokens))}" if tokens else "there is none yet"
+        raise ValidationError(
+            f"No TXT record {record} with the value {claim.verification_token}: {found}. DNS "
+            "changes can take a while to show."
+        )
+    try:
+        with transaction.atomic():
+            updated = tenant.domains.filter(pk=claim.pk, verified_at__isnull=True).update(
+                verified_at=timezone.now()
+            )
+    except IntegrityError as exc:
+        raise ValidationError({"domain": DOMAIN_TAKEN}) from exc
+    if updated:
+        # The name is held now: other tenants' claims on it can never be verified.
+        TenantDomain.objects.filter(domain=claim.domain, verified_at__isnull=True).delete()
+    claim.refresh_from_db()
+    return claim
 
 
 def remove_domain(tenant: Tenant, domain_id: int) -> None:
@@ -270,6 +309,8 @@ def set_primary_domain(tenant: Tenant, domain_id: int | None) -> None:
         target = None
         if domain_id is not None:
             target = tenant.domains.get(pk=domain_id)
+            if target.verified_at is None:
+                raise ValidationError("Verify the domain first: emailed links must reach you.")
         # Clear first: the partial unique index allows one primary per tenant at any moment.
         tenant.domains.filter(is_primary=True).exclude(pk=domain_id).update(is_primary=False)
         if target is not None and not target.is_primary:

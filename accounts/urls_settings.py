@@ -26,5 +26,6 @@ urlpatterns = [
     path("reminders/", views.reminders, name="reminders"),
     path("domains/<int:domain_id>/remove", views.domain_remove, name="domain-remove"),
     path("domains/<int:domain_id>/primary", views.domain_primary, name="domain-primary"),
+    path("domains/<int:domain_id>/verify", views.domain_verify, name="domain-verify"),
     path("domains/subdomain-primary", views.domain_primary_clear, name="domain-primary-clear"),
 ]

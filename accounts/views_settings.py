@@ -39,6 +39,7 @@ from . import services_branding as services
 from . import services_reminders
 from .access import member_required, membership_of
 from .branding import text_colour_on
+from .domain_verification import RECORD_PREFIX
 from .forms import BrandingForm, DomainForm, FaqEntryForm, KeyContactForm, ReminderSettingsForm
 from .models import Tenant
 
@@ -411,7 +412,8 @@ def domains(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, exc)
             else:
                 messages.success(
-                    request, f"{domain.domain} added. Create its DNS record (below) next."
+                    request,
+                    f"{domain.domain} added. Create its two DNS records (below), then verify it.",
                 )
                 return redirect("settings:domains")
     else:
@@ -425,6 +427,7 @@ def domains(request: HttpRequest) -> HttpResponse:
             "domains": domain_list,
             "has_primary": any(d.is_primary for d in domain_list),
             "dns_target": services.dns_target(tenant),
+            "record_prefix": RECORD_PREFIX,
             "canonical_host": tenant.canonical_host,
             "section": "domains",
         },
@@ -452,13 +455,40 @@ def domain_remove(request: HttpRequest, domain_id: int) -> HttpResponse:
     )
 
 
+def _domain_action(request: HttpRequest, domain_id: int, action, done: str, refused: str):
+    """Run a service on one of this tenant's domains; its refusal is shown, not raised."""
+    domain = _domain_or_404(request, domain_id)
+    try:
+        action(request.tenant, domain.pk)
+    except ValidationError as exc:
+        messages.error(request, f"{refused.format(domain.domain)} {' '.join(exc.messages)}")
+    else:
+        messages.success(request, done.format(domain.domain))
+    return redirect("settings:domains")
+
+
 @member_required("admin")
 @require_POST
 def domain_primary(request: HttpRequest, domain_id: int) -> HttpResponse:
-    domain = _domain_or_404(request, domain_id)
-    services.set_primary_domain(request.tenant, domain.pk)
-    messages.success(request, f"Emailed links now point to {domain.domain}.")
-    return redirect("settings:domains")
+    return _domain_action(
+        request,
+        domain_id,
+        services.set_primary_domain,
+        done="Emailed links now point to {}.",
+        refused="{} is not primary.",
+    )
+
+
+@member_required("admin")
+@require_POST
+def domain_verify(request: HttpRequest, domain_id: int) -> HttpResponse:
+    return _domain_action(
+        request,
+        domain_id,
+        services.verify_domain,
+        done="{} is verified: it opens your portal now.",
+        refused="{} is not verified.",
+    )
 
 
 @member_required("admin")

@@ -266,6 +266,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Custom domains are verified by a DNS TXT record (accounts.domain_verification): the nameservers
+# to ask (host or host:port, comma-separated; empty: the system's) and how long to wait.
+DOMAIN_VERIFICATION_NAMESERVERS = [
+    s.strip() for s in os.environ.get("DOMAIN_VERIFICATION_NAMESERVERS", "").split(",") if s.strip()
+]
+DOMAIN_VERIFICATION_TIMEOUT = float(os.environ.get("DOMAIN_VERIFICATION_TIMEOUT", "5"))
+
 # A tenant's daily health run is split into parts computed at once on separate connections,
 # one per ~25,000 onboardings, at most HEALTH_MAX_PARTS (PostgreSQL cores it may use).
 HEALTH_ONBOARDINGS_PER_PART = int(os.environ.get("HEALTH_ONBOARDINGS_PER_PART", "25000"))

@@ -21,6 +21,14 @@ def _eager_celery(request):
 
 
 @pytest.fixture(autouse=True)
+def _no_dns_beyond_loopback(settings):
+    """Domain verification asks a closed port on loopback unless a test starts a DNS server
+    (tests.live.dns_server): nothing leaves the machine, and a lookup fails at once."""
+    settings.DOMAIN_VERIFICATION_NAMESERVERS = ["127.0.0.1:9"]
+    settings.DOMAIN_VERIFICATION_TIMEOUT = 2
+
+
+@pytest.fixture(autouse=True)
 def _no_scope_leaks_between_tests():
     with no_tenant():
         yield

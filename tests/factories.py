@@ -107,3 +107,16 @@ def build_world(slug: str, *, tasks: int | None = None) -> World:
             customer=customer,
             marker=marker,
         )
+
+
+def verified_domain(tenant, name: str):
+    """A custom domain claimed and verified, as if its TXT record had been checked."""
+    from django.utils import timezone
+
+    from accounts.models import TenantDomain
+    from accounts.services_branding import add_domain
+
+    domain = add_domain(tenant, name)
+    TenantDomain.objects.filter(pk=domain.pk).update(verified_at=timezone.now())
+    domain.refresh_from_db()
+    return domain

@@ -289,3 +289,58 @@ def celery_beat(env: dict[str, str], workdir: Path, name: str) -> Iterator[subpr
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(5)
+
+
+# --- DNS ------------------------------------------------------------------------------------------
+
+
+class DnsServer:
+    """A DNS server on 127.0.0.1 (UDP) answering TXT questions from a dict it can be changed
+    through: `records[name] = [text, ...]`. Unknown names get NXDOMAIN."""
+
+    def __init__(self) -> None:
+        from dnslib import QTYPE, RCODE, RR, TXT
+        from dnslib.server import BaseResolver, DNSServer
+
+        self.records: dict[str, list[str]] = {}
+        self.port = free_port()
+        records = self.records
+
+        class Resolver(BaseResolver):
+            def resolve(self, request, handler):
+                reply = request.reply()
+                name = str(request.q.qname).rstrip(".").lower()
+                texts = records.get(name)
+                if texts is None:
+                    reply.header.rcode = RCODE.NXDOMAIN
+                elif request.q.qtype == QTYPE.TXT:
+                    for text in texts:
+                        reply.add_answer(RR(request.q.qname, QTYPE.TXT, rdata=TXT(text), ttl=1))
+                return reply
+
+        self._server = DNSServer(Resolver(), address="127.0.0.1", port=self.port, logger=_Quiet())
+
+    @property
+    def nameserver(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._server.start_thread()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+class _Quiet:
+    def __getattr__(self, name):  # dnslib's DNSLogger hooks: log_request, log_reply, ...
+        return lambda *args, **kwargs: None
+
+
+@contextmanager
+def dns_server() -> Iterator[DnsServer]:
+    server = DnsServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -35,6 +35,8 @@ from onboarding.models import FaqEntry, KeyContact
 from onboarding.services.invitations import invite_contact
 from portal.tenancy.context import tenant_context
 from tests.conftest import client_for
+from tests.factories import verified_domain
+from tests.live import dns_server
 
 BRAND = "#0f766e"
 ACCENT = "#e11d48"
@@ -767,7 +769,9 @@ def test_an_admin_adds_edits_reorders_and_deletes_faq_entries(tenant_a, admin):
 # --- custom domains -------------------------------------------------------------------------------
 
 
-def test_a_domain_is_added_shows_its_dns_record_and_then_serves_the_tenant(tenant_a, admin):
+def test_a_domain_is_added_shows_its_dns_records_and_serves_once_verified(
+    tenant_a, admin, settings
+):
     response = admin.post(
         reverse("settings:domains"), {"domain": " https://Portal.Alpha-Corp.Example./ "}
     )
@@ -779,6 +783,28 @@ def test_a_domain_is_added_shows_its_dns_record_and_then_serves_the_tenant(tenan
     assert "<code>CNAME</code>" in record
     assert "<code>portal.alpha-corp.example</code>" in record
     assert "<code>alpha.localhost</code>" in record
+    txt = html.split('data-testid="txt-record"', 1)[1].split("</dl>", 1)[0]
+    assert "<code>_onboarding-portal.portal.alpha-corp.example</code>" in txt
+    assert f"<code>{domain.verification_token}</code>" in txt
+
+    # Not verified: the name opens nothing, and it cannot be primary.
+    assert Client(HTTP_HOST="portal.alpha-corp.example").get("/accounts/login/").status_code == 404
+    admin.post(reverse("settings:domain-primary", kwargs={"domain_id": domain.pk}))
+    assert fresh(tenant_a).canonical_host.startswith("alpha.localhost")
+
+    verify = reverse("settings:domain-verify", kwargs={"domain_id": domain.pk})
+    with dns_server() as dns:
+        settings.DOMAIN_VERIFICATION_NAMESERVERS = [dns.nameserver]
+        page = admin.post(verify, follow=True).content.decode()
+        assert "is not verified" in page and "there is none yet" in page
+        dns.records["_onboarding-portal.portal.alpha-corp.example"] = ["someone-else"]
+        page = admin.post(verify, follow=True).content.decode()
+        assert "is not verified" in page and "it holds someone-else" in page
+        assert TenantDomain.objects.get(pk=domain.pk).verified_at is None
+        dns.records["_onboarding-portal.portal.alpha-corp.example"] = [domain.verification_token]
+        page = admin.post(verify, follow=True).content.decode()
+        assert "is verified" in page
+    assert TenantDomain.objects.get(pk=domain.pk).verified_at is not None
 
     for host in (
         "portal.alpha-corp.example",
@@ -798,8 +824,8 @@ def test_a_domain_is_added_shows_its_dns_record_and_then_serves_the_tenant(tenan
 
 
 def test_only_one_primary_domain_and_back_to_the_subdomain(tenant_a, admin):
-    one = services.add_domain(tenant_a.tenant, "one.alpha.example")
-    two = services.add_domain(tenant_a.tenant, "two.alpha.example")
+    one = verified_domain(tenant_a.tenant, "one.alpha.example")
+    two = verified_domain(tenant_a.tenant, "two.alpha.example")
     for d in (one, two, one):
         admin.post(reverse("settings:domain-primary", kwargs={"domain_id": d.pk}))
         assert list(tenant_a.tenant.domains.filter(is_primary=True)) == [d]
@@ -813,7 +839,7 @@ def test_only_one_primary_domain_and_back_to_the_subdomain(tenant_a, admin):
      "  Portal.Alpha-Corp.Example.  ", "https://portal.alpha-corp.example/"],
 )  # fmt: skip
 def test_a_domain_can_belong_to_one_tenant_only(variant, tenant_a, tenant_b):
-    services.add_domain(tenant_a.tenant, "portal.alpha-corp.example")
+    verified_domain(tenant_a.tenant, "portal.alpha-corp.example")
     client_b = client_for(tenant_b, tenant_b.admin)
     response = client_b.post(reverse("settings:domains"), {"domain": variant})
     assert field_error(response, "domain") == DOMAIN_TAKEN
@@ -914,7 +940,13 @@ def test_only_admins_reach_the_settings_pages(tenant_a):
     assert _snapshot(tenant_a) == before
     admin = client_for(tenant_a, tenant_a.admin)
     for name, path in urls:
-        if name not in ("contact-move", "faq-move", "domain-primary", "domain-primary-clear"):
+        if name not in (
+            "contact-move",
+            "faq-move",
+            "domain-primary",
+            "domain-primary-clear",
+            "domain-verify",
+        ):
             assert admin.get(path, follow=True).status_code == 200, path
 
 
@@ -970,8 +1002,8 @@ def _brand_tenant(world) -> Tenant:
         **branding_data(email_sender_name="Alpha <Onboarding>".replace("<", "").replace(">", "")),
         logo=_reencoded(image_bytes()),
     )
-    services.add_domain(tenant, "old.alpha-corp.example")
-    primary = services.add_domain(tenant, "portal.alpha-corp.example")
+    verified_domain(tenant, "old.alpha-corp.example")
+    primary = verified_domain(tenant, "portal.alpha-corp.example")
     services.set_primary_domain(tenant, primary.pk)
     return fresh(world)
 
@@ -1039,3 +1071,33 @@ def test_the_preview_shows_the_portal_without_the_staff_menu(admin):
     page = admin.get(reverse("settings:branding-preview")).text
     assert 'href="/app/metrics/"' not in page and 'href="/app/settings/"' not in page
     assert 'href="/app/metrics/"' in admin.get(reverse("settings:branding")).text
+
+
+def test_a_tenant_cannot_squat_on_a_domain_it_does_not_control(tenant_a, tenant_b, settings):
+    """Alpha claims Bravo's name first. It cannot verify it (the TXT record is Bravo's to
+    publish), so the name opens nothing; Bravo claims it too, verifies, and holds it."""
+    name = "portal.bravo-corp.example"
+    squat = services.add_domain(tenant_a.tenant, name)
+    claim = services.add_domain(tenant_b.tenant, name)  # not blocked by an unverified claim
+    with dns_server() as dns:
+        settings.DOMAIN_VERIFICATION_NAMESERVERS = [dns.nameserver]
+        dns.records[f"_onboarding-portal.{name}"] = [claim.verification_token]  # Bravo's DNS
+        with pytest.raises(ValidationError, match="No TXT record"):
+            services.verify_domain(tenant_a.tenant, squat.pk)
+        assert Client(HTTP_HOST=name).get("/accounts/login/").status_code == 404
+        assert services.verify_domain(tenant_b.tenant, claim.pk).verified_at is not None
+    page = Client(HTTP_HOST=name).get("/accounts/login/").content.decode()
+    assert "Bravo Corp" in page and "Alpha Corp" not in page
+    assert not tenant_a.tenant.domains.exists()  # the losing claim is gone
+    with pytest.raises(ValidationError) as refused:
+        services.add_domain(tenant_a.tenant, name)
+    assert refused.value.message_dict == {"domain": [DOMAIN_TAKEN]}
+
+
+def test_dns_that_cannot_be_asked_changes_nothing(tenant_a, admin):
+    domain = services.add_domain(tenant_a.tenant, "portal.alpha-corp.example")
+    page = admin.post(
+        reverse("settings:domain-verify", kwargs={"domain_id": domain.pk}), follow=True
+    ).content.decode()
+    assert "is not verified" in page and "DNS could not be asked" in page
+    assert TenantDomain.objects.get(pk=domain.pk).verified_at is None

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import TenantDomain
 from tests.conftest import client_for
@@ -22,7 +23,9 @@ def test_unknown_hosts_get_404_and_no_tenant(tenant_a):
 
 
 def test_subdomain_and_custom_domain_resolve_to_the_tenant(tenant_a):
-    TenantDomain.objects.create(tenant=tenant_a.tenant, domain="Onboarding.Alpha-Corp.example")
+    TenantDomain.objects.create(
+        tenant=tenant_a.tenant, domain="Onboarding.Alpha-Corp.example", verified_at=timezone.now()
+    )
     for host in ("alpha.localhost", "alpha.localhost:8000", "onboarding.alpha-corp.example"):
         client = client_for(tenant_a, tenant_a.csm)
         client.defaults["HTTP_HOST"] = host
@@ -35,11 +38,17 @@ def test_subdomain_and_custom_domain_resolve_to_the_tenant(tenant_a):
 
 def test_a_domain_can_belong_to_one_tenant_only(tenant_a, tenant_b):
     import pytest
-    from django.db import IntegrityError
+    from django.db import IntegrityError, transaction
 
-    TenantDomain.objects.create(tenant=tenant_a.tenant, domain="portal.shared.example")
-    with pytest.raises(IntegrityError):
-        TenantDomain.objects.create(tenant=tenant_b.tenant, domain="PORTAL.shared.example")
+    TenantDomain.objects.create(
+        tenant=tenant_a.tenant, domain="portal.shared.example", verified_at=timezone.now()
+    )
+    # Another tenant may claim it (and fail to verify it), never hold it verified too.
+    claim = TenantDomain.objects.create(tenant=tenant_b.tenant, domain="PORTAL.shared.example")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TenantDomain.objects.filter(pk=claim.pk).update(verified_at=timezone.now())
+    page = Client(HTTP_HOST="portal.shared.example").get("/accounts/login/")
+    assert tenant_a.tenant.name in page.text and tenant_b.tenant.name not in page.text
 
 
 def test_healthz_answers_when_the_database_is_reachable(tenant_a):

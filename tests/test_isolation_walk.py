@@ -68,7 +68,7 @@ from onboarding.services.invitations import invite_contact
 from portal.tenancy.context import tenant_context
 from portal.tenancy.middleware import UNKNOWN_HOST_BODY
 from tests.conftest import client_for
-from tests.factories import PASSWORD, World, build_world
+from tests.factories import PASSWORD, World, build_world, verified_domain
 
 TENANT_URLCONF = "portal.urls"
 PLATFORM_URLCONF = "portal.urls_platform"
@@ -236,7 +236,7 @@ def _populate(world: World) -> Side:
     key_contact = branding.add_key_contact(
         tenant, name=f"{marker} key contact", role="CSM lead", photo=reencode_image(_png())
     )
-    domain = branding.add_domain(tenant, f"portal.{tenant.slug}-corp.com")
+    domain = verified_domain(tenant, f"portal.{tenant.slug}-corp.com")
     with tenant_context(tenant):
         customer_task = world.onboarding.tasks.filter(owner_side="customer").order_by("pk")[0]
         attachment = portal_services.add_attachment(

@@ -76,3 +76,28 @@ def test_accounts_differing_only_in_spelling_stop_the_migration(old_schema):
     with pytest.raises(RuntimeError, match="jane@acme.example, Jane@Acme.example"):
         _migrate()
     User.objects.filter(email="Jane@Acme.example").delete()  # so the fixture can finish
+
+
+@pytest.mark.django_db(transaction=True)
+def test_domains_serving_before_verification_existed_stay_verified():
+    before = [("accounts", "0006_emails_in_one_spelling")]
+    after = [("accounts", "0007_domain_verification")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        apps = executor.loader.project_state(before).apps
+        tenant = apps.get_model("accounts", "Tenant").objects.create(name="Old", slug="old")
+        TenantDomain = apps.get_model("accounts", "TenantDomain")
+        TenantDomain.objects.create(tenant=tenant, domain="portal.old.example", is_primary=True)
+        TenantDomain.objects.create(tenant=tenant, domain="other.old.example")
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        TenantDomain = executor.loader.project_state(after).apps.get_model(
+            "accounts", "TenantDomain"
+        )
+        rows = list(TenantDomain.objects.values("verified_at", "verification_token"))
+        assert all(r["verified_at"] is not None for r in rows)
+        assert len({r["verification_token"] for r in rows}) == 2
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

@@ -507,7 +507,12 @@ def test_sending_reads_the_tenant_domains_once_not_per_link(world):
 
     from accounts.models import TenantDomain
 
-    TenantDomain.objects.create(tenant=world.tenant, domain="portal.alpha.example", is_primary=True)
+    TenantDomain.objects.create(
+        tenant=world.tenant,
+        domain="portal.alpha.example",
+        is_primary=True,
+        verified_at=timezone.now(),
+    )
     with tenant_context(world.tenant):
         for i in range(3):
             person = Contact.objects.create(

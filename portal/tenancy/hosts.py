@@ -34,5 +34,8 @@ def resolve_host(raw_host: str) -> HostMatch | None:
             return None
         tenant = Tenant.objects.filter(slug=slug).first()
     else:
-        tenant = Tenant.objects.filter(domains__domain=host).first()
+        # Only a verified claim opens a portal (accounts.domain_verification).
+        tenant = Tenant.objects.filter(
+            domains__domain=host, domains__verified_at__isnull=False
+        ).first()
     return HostMatch(tenant=tenant, is_platform=False) if tenant else None
