@@ -20,6 +20,12 @@ class DomainForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if (
+            self.instance.pk
+            and "domain" in self.changed_data
+            and "verified_at" not in self.changed_data
+        ):
+            data["verified_at"] = None  # a new name is not verified by the old one's record
         if data.get("is_primary") and not data.get("verified_at"):
             self.add_error("is_primary", "Only a verified domain can be primary.")
         return data

@@ -211,6 +211,9 @@ def clean_domain_name(value: str, *, base_domain: str) -> str:
     labels = ascii_name.split(".")
     if len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
         raise invalid
+    # Its verification record (accounts.domain_verification) must fit in DNS's 253 too.
+    if len(ascii_name) > 253 - len("_onboarding-portal."):
+        raise invalid
     if labels[-1].isdigit():
         raise ValidationError("Enter a domain name, not an IP address.")
     return ascii_name

@@ -22,14 +22,23 @@ def record_name(domain: str) -> str:
     return f"{RECORD_PREFIX}.{domain}"
 
 
+def _nameserver(entry: str) -> tuple[str, int | None]:
+    """ "192.0.2.1", "192.0.2.1:5353", "2001:db8::1" or "[2001:db8::1]:5353" -> (ip, port)."""
+    if entry.startswith("["):
+        host, _, port = entry[1:].partition("]")
+        return host, int(port.lstrip(":")) if port else None
+    if entry.count(":") == 1:
+        host, port = entry.split(":")
+        return host, int(port)
+    return entry, None
+
+
 def _resolver() -> dns.resolver.Resolver:
-    servers = settings.DOMAIN_VERIFICATION_NAMESERVERS
+    servers = [_nameserver(s) for s in settings.DOMAIN_VERIFICATION_NAMESERVERS]
     resolver = dns.resolver.Resolver(configure=not servers)
     if servers:
-        resolver.nameservers = [s.rsplit(":", 1)[0] for s in servers]
-        ports = {int(s.rsplit(":", 1)[1]) for s in servers if ":" in s}
-        if ports:
-            resolver.port = ports.pop()
+        resolver.nameservers = [host for host, _ in servers]
+        resolver.nameserver_ports = {host: port for host, port in servers if port}
     resolver.lifetime = settings.DOMAIN_VERIFICATION_TIMEOUT
     return resolver
 
@@ -40,6 +49,6 @@ def published_tokens(domain: str) -> set[str]:
         answer = _resolver().resolve(record_name(domain), "TXT")
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
         return set()
-    except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:
-        raise LookupFailed(str(exc)) from exc
+    except dns.exception.DNSException as exc:  # timeout, no nameserver answered, refused...
+        raise LookupFailed(str(exc) or type(exc).__name__) from exc
     return {b"".join(rdata.strings).decode("ascii", "replace") for rdata in answer}

@@ -185,8 +185,9 @@ class DomainForm(forms.ModelForm):
         # A verified name is held across tenants, so this reads every tenant's rows by design;
         # the answer is the same whether this tenant or another holds it. This tenant's own
         # claim is refused alike.
-        held = TenantDomain.objects.filter(domain=domain, verified_at__isnull=False)
-        if held.exists() or self.tenant.domains.filter(domain=domain).exists():
+        if self.tenant.domains.filter(domain=domain).exists():
+            raise ValidationError("You have added this domain already; verify it below.")
+        if TenantDomain.objects.filter(domain=domain, verified_at__isnull=False).exists():
             raise ValidationError(DOMAIN_TAKEN)
         return domain
 

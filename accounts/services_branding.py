@@ -284,13 +284,15 @@ def verify_domain(tenant: Tenant, domain_id: int) -> TenantDomain:
             updated = tenant.domains.filter(pk=claim.pk, verified_at__isnull=True).update(
                 verified_at=timezone.now()
             )
+            if updated:
+                # The name is held now: other tenants' claims on it can never be verified.
+                TenantDomain.objects.filter(domain=claim.domain, verified_at__isnull=True).delete()
     except IntegrityError as exc:
         raise ValidationError({"domain": DOMAIN_TAKEN}) from exc
-    if updated:
-        # The name is held now: other tenants' claims on it can never be verified.
-        TenantDomain.objects.filter(domain=claim.domain, verified_at__isnull=True).delete()
-    claim.refresh_from_db()
-    return claim
+    current = tenant.domains.filter(pk=claim.pk).first()
+    if current is None:  # removed, or ended by another tenant's verification, meanwhile
+        raise ValidationError({"domain": DOMAIN_TAKEN})
+    return current
 
 
 def remove_domain(tenant: Tenant, domain_id: int) -> None:

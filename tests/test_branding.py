@@ -843,11 +843,11 @@ def test_a_domain_can_belong_to_one_tenant_only(variant, tenant_a, tenant_b):
     client_b = client_for(tenant_b, tenant_b.admin)
     response = client_b.post(reverse("settings:domains"), {"domain": variant})
     assert field_error(response, "domain") == DOMAIN_TAKEN
-    # The holder gets the very same message: nobody learns whose domain it is.
+    # The holder is told it has the name already (nobody else learns whose it is).
     again = client_for(tenant_a, tenant_a.admin).post(
         reverse("settings:domains"), {"domain": variant}
     )
-    assert field_error(again, "domain") == DOMAIN_TAKEN
+    assert field_error(again, "domain") == "You have added this domain already; verify it below."
     assert not tenant_b.tenant.domains.exists()
     assert list(TenantDomain.objects.values_list("domain", flat=True)) == [
         "portal.alpha-corp.example"
@@ -1101,3 +1101,30 @@ def test_dns_that_cannot_be_asked_changes_nothing(tenant_a, admin):
     ).content.decode()
     assert "is not verified" in page and "DNS could not be asked" in page
     assert TenantDomain.objects.get(pk=domain.pk).verified_at is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("192.0.2.1", ("192.0.2.1", None)),
+        ("192.0.2.1:5353", ("192.0.2.1", 5353)),
+        ("2001:db8::1", ("2001:db8::1", None)),
+        ("[2001:db8::1]:5353", ("2001:db8::1", 5353)),
+    ],
+)
+def test_nameserver_settings_are_read_per_entry(entry, expected):
+    from accounts.domain_verification import _nameserver
+
+    assert _nameserver(entry) == expected
+
+
+def test_a_name_too_long_for_its_verification_record_is_refused():
+    from accounts.content_safety import clean_domain_name
+
+    label = "a" * 60
+    fits = ".".join([label, label, label, "b" * 50]) + ".com"  # 237 characters
+    assert len(fits) == 237
+    with pytest.raises(ValidationError, match="Enter a domain name"):
+        clean_domain_name(fits, base_domain="localhost")
+    shorter = fits[4:]
+    assert clean_domain_name(shorter, base_domain="localhost") == shorter
