@@ -7,7 +7,10 @@ delivered:
 - NOT_SENT: the server was unreachable or refused before taking the message. Certainly not
   delivered; trying again later is safe.
 - REJECTED: the message cannot be sent as it is (an address SMTP cannot carry, such as a
-  non-ASCII local part). Certainly not delivered, and a retry would fail the same way.
+  non-ASCII local part), or the server refused it for good (a 5xx answer to the recipients or
+  to the message: no such mailbox, rejected as spam). Certainly not delivered, and a retry would
+  fail the same way. A 5xx about the sender or the login is the operator's to fix, so those
+  stay NOT_SENT and are retried.
 - UNCERTAIN: the conversation broke after the message may have been taken. It is never resent.
 """
 
@@ -32,6 +35,12 @@ REFUSED_BEFORE_DATA = (
 )
 
 
+def _refused_for_good(exc: smtplib.SMTPException) -> bool:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500
+
+
 class Outcome(enum.StrEnum):
     SENT = "sent"
     NOT_SENT = "not_sent"
@@ -53,7 +62,7 @@ def deliver(message: EmailMessage) -> tuple[Outcome, Exception | None]:
     try:
         mailer.send_messages([message])
     except REFUSED_BEFORE_DATA as exc:
-        return Outcome.NOT_SENT, exc
+        return (Outcome.REJECTED if _refused_for_good(exc) else Outcome.NOT_SENT), exc
     except (OSError, smtplib.SMTPException) as exc:
         return Outcome.UNCERTAIN, exc
     except (ValueError, UnicodeError) as exc:

@@ -85,3 +85,45 @@ class TestOneCopy:
         server = ScriptedServer(("refused", ValueError("non-ASCII local part")))
         assert _run(celery_task, server, **kwargs) is False
         assert server.taken == [] and server.failures == []  # tried once, not five times
+
+
+class TestPermanentRefusals:
+    """A 5xx refusal of the recipients or the message fails at once; a 4xx, or a 5xx about the
+    sender or the login (the operator's to fix), is retried."""
+
+    @pytest.mark.parametrize(
+        ("error", "outcome"),
+        [
+            (smtplib.SMTPRecipientsRefused({"a@x.example": (550, b"no such user")}), "rejected"),
+            (smtplib.SMTPDataError(554, b"rejected as spam"), "rejected"),
+            (smtplib.SMTPRecipientsRefused({"a@x.example": (450, b"mailbox busy")}), "not_sent"),
+            (
+                smtplib.SMTPRecipientsRefused(
+                    {"a@x.example": (550, b"no such user"), "b@x.example": (451, b"later")}
+                ),
+                "not_sent",
+            ),
+            (smtplib.SMTPDataError(451, b"try later"), "not_sent"),
+            (smtplib.SMTPSenderRefused(553, b"sender not allowed", "from@x.example"), "not_sent"),
+            (smtplib.SMTPAuthenticationError(535, b"bad login"), "not_sent"),
+        ],
+    )
+    def test_outcome(self, error, outcome):
+        from django.core.mail import EmailMessage
+
+        from onboarding.mail_delivery import deliver
+
+        server = ScriptedServer(("refused", error))
+        with mock.patch("onboarding.mail_delivery.mailers") as mailers:
+            mailers.default = server
+            got, raised = deliver(EmailMessage("s", "b", "from@x.example", ["a@x.example"]))
+        assert (got, raised) == (outcome, error)
+
+    def test_a_mailbox_that_does_not_exist_is_tried_once(self, tenant_a):
+        access = _access(tenant_a)
+        server = ScriptedServer(
+            ("refused", smtplib.SMTPRecipientsRefused({access.user.email: (550, b"no user")}))
+        )
+        kwargs = {"tenant_id": tenant_a.tenant.pk, "access_id": access.pk}
+        assert _run(send_invitation, server, **kwargs) is False
+        assert server.taken == [] and server.failures == []
