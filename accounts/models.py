@@ -129,6 +129,11 @@ class TenantDomain(models.Model):
     is_primary = models.BooleanField(default=False)
     verification_token = models.CharField(max_length=64, default=new_verification_token)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # Verified through its TXT record, which is then checked again every day: a domain that
+    # lapses or changes hands does not stay with the tenant. (Domains kept from before
+    # verification existed, or verified by platform staff, are not.)
+    verified_by_dns = models.BooleanField(default=False)
+    failed_rechecks = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [

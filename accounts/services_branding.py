@@ -9,6 +9,7 @@ another host, or a logo that is not a re-encoded PNG.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Literal
 
@@ -33,6 +34,8 @@ from .content_safety import (
 )
 from .forms import DOMAIN_TAKEN
 from .models import Tenant, TenantDomain
+
+log = logging.getLogger(__name__)
 
 Direction = Literal["up", "down"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -282,7 +285,7 @@ def verify_domain(tenant: Tenant, domain_id: int) -> TenantDomain:
     try:
         with transaction.atomic():
             updated = tenant.domains.filter(pk=claim.pk, verified_at__isnull=True).update(
-                verified_at=timezone.now()
+                verified_at=timezone.now(), verified_by_dns=True, failed_rechecks=0
             )
             if updated:
                 # The name is held now: other tenants' claims on it can never be verified.
@@ -293,6 +296,40 @@ def verify_domain(tenant: Tenant, domain_id: int) -> TenantDomain:
     if current is None:  # removed, or ended by another tenant's verification, meanwhile
         raise ValidationError({"domain": DOMAIN_TAKEN})
     return current
+
+
+RECHECKS_BEFORE_LOSS = 3
+
+
+def recheck_verified_domains() -> dict[str, int]:
+    """The daily check that each domain verified through DNS still publishes its token.
+
+    After RECHECKS_BEFORE_LOSS failed checks in a row, the domain stops being primary and
+    verified: it no longer opens its tenant's portal, and emailed links fall back to the
+    subdomain. DNS that cannot be asked counts neither way. One DNS question per domain.
+    """
+    counts = {"kept": 0, "failing": 0, "lost": 0, "unknown": 0}
+    verified = TenantDomain.objects.filter(verified_by_dns=True, verified_at__isnull=False)
+    for domain in verified.order_by("pk").iterator():
+        try:
+            tokens = domain_verification.published_tokens(domain.domain)
+        except domain_verification.LookupFailed:
+            counts["unknown"] += 1
+            continue
+        same = TenantDomain.objects.filter(pk=domain.pk, verified_at=domain.verified_at)
+        if domain.verification_token in tokens:
+            same.exclude(failed_rechecks=0).update(failed_rechecks=0)
+            counts["kept"] += 1
+        elif domain.failed_rechecks + 1 < RECHECKS_BEFORE_LOSS:
+            same.update(failed_rechecks=domain.failed_rechecks + 1)
+            counts["failing"] += 1
+        else:
+            same.update(
+                is_primary=False, verified_at=None, verified_by_dns=False, failed_rechecks=0
+            )
+            log.warning("domain %s of tenant %s lost its verification", domain, domain.tenant_id)
+            counts["lost"] += 1
+    return counts
 
 
 def remove_domain(tenant: Tenant, domain_id: int) -> None:

@@ -428,6 +428,7 @@ def domains(request: HttpRequest) -> HttpResponse:
             "has_primary": any(d.is_primary for d in domain_list),
             "dns_target": services.dns_target(tenant),
             "record_prefix": RECORD_PREFIX,
+            "rechecks_before_loss": services.RECHECKS_BEFORE_LOSS,
             "canonical_host": tenant.canonical_host,
             "section": "domains",
         },

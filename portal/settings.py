@@ -260,6 +260,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("REMINDER_SWEEP_SECONDS", "300")),
     },
     # Each tenant's scores are computed in the first run after its local midnight.
+    "domains-recheck": {
+        "task": "accounts.tasks.recheck_domains",
+        "schedule": float(os.environ.get("DOMAIN_RECHECK_SECONDS", "86400")),
+    },
     "health-fan-out": {
         "task": "onboarding.tasks_health.fan_out_health",
         "schedule": float(os.environ.get("HEALTH_SWEEP_SECONDS", "3600")),

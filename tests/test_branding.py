@@ -1128,3 +1128,41 @@ def test_a_name_too_long_for_its_verification_record_is_refused():
         clean_domain_name(fits, base_domain="localhost")
     shorter = fits[4:]
     assert clean_domain_name(shorter, base_domain="localhost") == shorter
+
+
+def test_a_domain_whose_record_goes_away_is_lost_after_repeated_checks(tenant_a, admin, settings):
+    from accounts.tasks import recheck_domains
+
+    name = "portal.alpha-corp.example"
+    domain = services.add_domain(tenant_a.tenant, name)
+    record = f"_onboarding-portal.{name}"
+    with dns_server() as dns:
+        settings.DOMAIN_VERIFICATION_NAMESERVERS = [dns.nameserver]
+        dns.records[record] = [domain.verification_token]
+        services.verify_domain(tenant_a.tenant, domain.pk)
+        services.set_primary_domain(tenant_a.tenant, domain.pk)
+        assert recheck_domains() == {"kept": 1, "failing": 0, "lost": 0, "unknown": 0}
+
+        del dns.records[record]  # the domain lapsed, or its DNS changed hands
+        for _ in range(services.RECHECKS_BEFORE_LOSS - 1):
+            assert recheck_domains()["failing"] == 1
+        assert (
+            "The record was missing at the last 2 checks"
+            in admin.get(reverse("settings:domains")).content.decode()
+        )
+        assert Client(HTTP_HOST=name).get("/accounts/login/").status_code == 200  # still held
+        dns.records[record] = [domain.verification_token]  # back: the count starts again
+        assert recheck_domains()["kept"] == 1
+        assert TenantDomain.objects.get(pk=domain.pk).failed_rechecks == 0
+
+        del dns.records[record]
+        for _ in range(services.RECHECKS_BEFORE_LOSS):
+            recheck_domains()
+    lost = TenantDomain.objects.get(pk=domain.pk)
+    assert (lost.verified_at, lost.is_primary) == (None, False)
+    assert Client(HTTP_HOST=name).get("/accounts/login/").status_code == 404
+    assert fresh(tenant_a).canonical_host.startswith("alpha.localhost")
+    # DNS that cannot be asked counts neither way (conftest points at a closed port).
+    verified_domain(tenant_a.tenant, "other.alpha-corp.example")
+    TenantDomain.objects.filter(domain="other.alpha-corp.example").update(verified_by_dns=True)
+    assert recheck_domains() == {"kept": 0, "failing": 0, "lost": 0, "unknown": 1}
