@@ -5,6 +5,9 @@ from django.urls import include, path
 
 from onboarding import views_health
 
+# The platform host has no site of its own to view (portals live on the tenants' hosts).
+admin.site.site_url = None
+
 urlpatterns = [
     path("healthz", views_health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
