@@ -26,6 +26,10 @@ class DomainForm(forms.ModelForm):
             and "verified_at" not in self.changed_data
         ):
             data["verified_at"] = None  # a new name is not verified by the old one's record
+        if {"domain", "verified_at"} & set(self.changed_data):
+            # Verified by hand now, or not at all: the daily DNS re-check is not for this one.
+            self.instance.verified_by_dns = False
+            self.instance.failed_rechecks = 0
         if data.get("is_primary") and not data.get("verified_at"):
             self.add_error("is_primary", "Only a verified domain can be primary.")
         return data

@@ -134,6 +134,7 @@ class TenantDomain(models.Model):
     # verification existed, or verified by platform staff, are not.)
     verified_by_dns = models.BooleanField(default=False)
     failed_rechecks = models.PositiveSmallIntegerField(default=0)
+    rechecked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -255,15 +255,17 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
+    # Hourly, and each verified custom domain is checked once a day of those (RECHECK_EVERY):
+    # a beat restart cannot starve it.
+    "domains-recheck": {
+        "task": "accounts.tasks.recheck_domains",
+        "schedule": float(os.environ.get("DOMAIN_RECHECK_SECONDS", "3600")),
+    },
     "reminders-fan-out": {
         "task": "onboarding.tasks.fan_out_reminders",
         "schedule": float(os.environ.get("REMINDER_SWEEP_SECONDS", "300")),
     },
     # Each tenant's scores are computed in the first run after its local midnight.
-    "domains-recheck": {
-        "task": "accounts.tasks.recheck_domains",
-        "schedule": float(os.environ.get("DOMAIN_RECHECK_SECONDS", "86400")),
-    },
     "health-fan-out": {
         "task": "onboarding.tasks_health.fan_out_health",
         "schedule": float(os.environ.get("HEALTH_SWEEP_SECONDS", "3600")),
