@@ -269,6 +269,19 @@ class TaskPage:
         )
 
 
+def task_comments(task: Task, *, include_internal: bool) -> list[TaskComment]:
+    """The task's comments, oldest first, each with the name its onboarding knows its author
+    by (`author_name`): one query."""
+    comments = (
+        task.comments.select_related("author")
+        .annotate(author_name=known_name("author", "task__onboarding"))
+        .order_by("created_at", "id")
+    )
+    if not include_internal:
+        comments = comments.filter(internal=False)
+    return list(comments)
+
+
 def client_task_page(onboarding: Onboarding, task_id: int) -> TaskPage | None:
     """One task of the onboarding as a client sees it; None when the onboarding has no such task."""
     task = plan_tasks(onboarding).filter(pk=task_id).first()
@@ -277,9 +290,7 @@ def client_task_page(onboarding: Onboarding, task_id: int) -> TaskPage | None:
     return TaskPage(
         onboarding=onboarding,
         task=task,
-        comments=list(
-            task.comments.filter(internal=False).select_related("author").order_by("created_at")
-        ),
+        comments=task_comments(task, include_internal=False),
         attachments=list(
             task.attachments.select_related("uploaded_by")
             .annotate(uploader_name=known_name("uploaded_by", "task__onboarding"))

@@ -61,6 +61,9 @@ def test_each_tenant_shows_its_own_name_for_a_shared_person(tenant_a, tenant_b):
         assert LABEL_A not in page
     assert '<span class="who">Jane Roe</span>' in pages[0]  # the portal's header
     assert "Jane Roe" in pages[1] and "Jane Roe" in pages[2]  # the comment's author
+    # ...named on the comment itself, not only in the header, on both sides.
+    assert '<p class="comment-meta"><strong>Jane Roe</strong>' in pages[1]
+    assert '<p class="comment-meta"><strong>Jane Roe</strong>' in pages[2]
 
 
 def test_the_first_tenant_still_sees_its_own_name(tenant_a, tenant_b):

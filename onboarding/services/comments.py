@@ -96,18 +96,6 @@ def add_client_comment(user: User, task: Task, body: str) -> TaskComment:
     return comment
 
 
-def task_comments(task: Task, *, include_internal: bool) -> list[TaskComment]:
-    """The task's comments, oldest first, with their authors: one query."""
-    comments = (
-        task.comments.select_related("author")
-        .annotate(author_name=known_name("author", "task__onboarding"))
-        .order_by("created_at", "id")
-    )
-    if not include_internal:
-        comments = comments.filter(internal=False)
-    return list(comments)
-
-
 # --- The notification ---------------------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import member_required
+from onboarding import selectors
 from onboarding.form_handling import apply_errors
 from onboarding.models import Onboarding, Task
 from onboarding.services import comments as comment_services
@@ -366,7 +367,7 @@ def task_comments(request: HttpRequest, onboarding_id: int, task_id: int) -> Htt
             status = 400
     context = {
         "task": task,
-        "comments": comment_services.task_comments(task, include_internal=True),
+        "comments": selectors.task_comments(task, include_internal=True),
         "form": form,
         "can_comment": can_comment,
     }
