@@ -5,8 +5,14 @@ The budget the issue sets: at most one message per 1,000 onboardings (plus one p
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from accounts.models import Tenant
+from portal.tenancy.context import tenant_context
+
+log = logging.getLogger(__name__)
 
 ONBOARDINGS_PER_MESSAGE = 1000
 
@@ -46,3 +52,22 @@ def enqueue(
         else:
             several_tenants.delay(tenant_ids=batch, **task_kwargs)
     return len(batches)
+
+
+def for_each_tenant[T](tenant_ids: list[int], work: Callable[[Tenant], T], what: str) -> list[T]:
+    """Run `work` for each tenant of a shared message, inside that tenant's scope.
+
+    One tenant's failure does not hold back the others; the message then fails naming the
+    failed tenants, whose work the next fan-out finds still due and sends again.
+    """
+    results, failed = [], []
+    for tenant in Tenant.objects.filter(pk__in=tenant_ids).order_by("pk"):
+        try:
+            with tenant_context(tenant):
+                results.append(work(tenant))
+        except Exception:  # noqa: BLE001 - whatever it was, the other tenants still get theirs
+            log.exception("%s failed for tenant %s", what, tenant.pk)
+            failed.append(tenant.pk)
+    if failed:
+        raise RuntimeError(f"{what} failed for tenants {failed}")
+    return results

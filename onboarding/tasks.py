@@ -20,7 +20,6 @@ from onboarding.mail_delivery import MailNotSent, Outcome, deliver
 from onboarding.models import PortalAccess
 from onboarding.people import name_of
 from onboarding.services.reminders import sweep, tenants_with_reminder_work
-from portal.tenancy.context import tenant_context
 from portal.tenancy.tasks import tenant_task
 
 log = logging.getLogger(__name__)
@@ -48,20 +47,9 @@ def send_reminders(tenant: Tenant) -> dict:
 def send_reminders_for_tenants(tenant_ids: list[int]) -> dict:
     """The same for several small tenants in one message, each inside its own scope."""
     total: dict[str, int] = {}
-    failed = []
-    for tenant in Tenant.objects.filter(pk__in=tenant_ids).order_by("pk"):
-        try:
-            with tenant_context(tenant):
-                result = sweep(tenant).__dict__
-        except Exception:  # one tenant's failure must not hold back the others' reminders
-            log.exception("Reminder sweep failed for tenant %s", tenant.pk)
-            failed.append(tenant.pk)
-            continue
-        for key, value in result.items():
+    for result in batching.for_each_tenant(tenant_ids, sweep, "Reminder sweep"):
+        for key, value in result.__dict__.items():
             total[key] = total.get(key, 0) + int(value)
-    if failed:
-        # The next fan-out finds these tenants' work still to do and tries again.
-        raise RuntimeError(f"Reminder sweep failed for tenants {failed}")
     return total
 
 

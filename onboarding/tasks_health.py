@@ -11,7 +11,6 @@ do send nothing. Each computation is one idempotent INSERT ... SELECT (`onboardi
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 from celery import shared_task
 from django.db.models import Count, Exists, OuterRef, Q
@@ -22,10 +21,8 @@ from onboarding import batching
 from onboarding.health import compute_health, snapshot_start_ranges
 from onboarding.models import HealthScore, Onboarding
 from onboarding.services.closing import NpsNotSent, send_nps_requests
-from portal.tenancy.context import cross_tenant, tenant_context
+from portal.tenancy.context import cross_tenant
 from portal.tenancy.tasks import tenant_task
-
-logger = logging.getLogger(__name__)
 
 
 @tenant_task(acks_late=True)
@@ -37,18 +34,11 @@ def compute_health_for_tenant(tenant: Tenant) -> int:
 @shared_task(acks_late=True)
 def compute_health_for_tenants(tenant_ids: list[int]) -> int:
     """The same for several small tenants in one message, each inside its own scope."""
-    written, failed = 0, []
-    for tenant in Tenant.objects.filter(pk__in=tenant_ids).order_by("pk"):
-        try:
-            with tenant_context(tenant):
-                written += compute_health(tenant, tenant.local_today())
-        except Exception:  # one tenant's failure must not starve the others of their scores
-            logger.exception("Health computation failed for tenant %s", tenant.pk)
-            failed.append(tenant.pk)
-    if failed:
-        # The next hourly fan-out finds these tenants still unscored and tries again.
-        raise RuntimeError(f"Health computation failed for tenants {failed}")
-    return written
+    return sum(
+        batching.for_each_tenant(
+            tenant_ids, lambda t: compute_health(t, t.local_today()), "Health computation"
+        )
+    )
 
 
 @tenant_task(acks_late=True, autoretry_for=(NpsNotSent,), retry_backoff=True, max_retries=5)
