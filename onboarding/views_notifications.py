@@ -66,13 +66,12 @@ def delivery_problems(request: HttpRequest) -> HttpResponse:
 @member_required("admin", "csm")
 @require_http_methods(["POST"])
 def send_digest_again(request: HttpRequest, digest_id: int) -> HttpResponse:
-    if not ReminderDigest.objects.filter(pk=digest_id).exists():
-        raise Http404
     try:
-        reminders.send_again(request.tenant, digest_id, request.user)
+        put_back = reminders.send_again(request.tenant, digest_id, request.user)
     except ReminderDigest.DoesNotExist:
-        # Ours, but no longer failed or uncertain: a second click, or a stale page.
-        messages.info(request, "That digest is already on its way or sent; nothing was changed.")
-    else:
+        raise Http404 from None
+    if put_back:
         messages.success(request, "The digest will be sent again within a few minutes.")
+    else:  # a second click, or a stale page
+        messages.info(request, "That digest is already on its way or sent; nothing was changed.")
     return redirect("delivery-problems")

@@ -532,16 +532,16 @@ def unsubscribe(email: str, kind: str = "all") -> None:
     NotificationOptOut.objects.get_or_create(email=normalize_email(email), kind=kind)
 
 
-def send_again(tenant: Tenant, digest_id: int, by: User, now: dt.datetime | None = None) -> None:
+def send_again(tenant: Tenant, digest_id: int, by: User, now: dt.datetime | None = None) -> bool:
     """An admin's decision to send a failed or uncertain digest once more, from its items as
-    they are now, with a fresh set of attempts.
+    they are now, with a fresh set of attempts. False when it is no longer failed or uncertain
+    (a second click, a stale page): a digest is put back at most once per decision.
 
     Never automatic: an uncertain digest may have arrived. Raises ReminderDigest.DoesNotExist
-    for an id that is not this tenant's, or not failed or uncertain (say, sent again already by
-    a second click), so a digest is put back at most once per decision.
+    for an id that is not this tenant's.
     """
-    changed = ReminderDigest.objects.filter(
-        pk=digest_id,
+    mine = ReminderDigest.objects.filter(pk=digest_id)
+    changed = mine.filter(
         state__in=[ReminderDigest.State.FAILED, ReminderDigest.State.UNCERTAIN],
     ).update(
         state=ReminderDigest.State.PENDING,
@@ -551,11 +551,14 @@ def send_again(tenant: Tenant, digest_id: int, by: User, now: dt.datetime | None
         last_error=f"Sent again by {by.email}.",
     )
     if not changed:
-        raise ReminderDigest.DoesNotExist
+        if not mine.exists():
+            raise ReminderDigest.DoesNotExist
+        return False
     log.info("digest %s on tenant %s sent again by %s", digest_id, tenant.pk, by.pk)
     from onboarding.tasks import send_reminders
 
     transaction.on_commit(lambda: send_reminders.delay(tenant_id=tenant.pk))
+    return True
 
 
 def problem_digests():
