@@ -16,6 +16,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from accounts.domain_verification import record_name
+
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 MARKDOWN_TAGS = {
@@ -211,8 +213,8 @@ def clean_domain_name(value: str, *, base_domain: str) -> str:
     labels = ascii_name.split(".")
     if len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
         raise invalid
-    # Its verification record (accounts.domain_verification) must fit in DNS's 253 too.
-    if len(ascii_name) > 253 - len("_onboarding-portal."):
+    # Its verification record must fit in DNS's 253 characters too.
+    if len(record_name(ascii_name)) > 253:
         raise invalid
     if labels[-1].isdigit():
         raise ValidationError("Enter a domain name, not an IP address.")

@@ -167,7 +167,7 @@ class UserManager(BaseUserManager):
     def create_user(self, email: str, password: str | None = None, **extra):
         if not email:
             raise ValueError("Users need an email address")
-        user = self.model(email=normalize_email(email), **extra)
+        user = self.model(email=email, **extra)  # save() stores the one spelling
         if password:
             user.set_password(password)
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db.models import CharField, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
 
+from accounts.models import User
 from onboarding.models import Contact
 
 
@@ -41,3 +42,13 @@ def name_of(user) -> str:
         .first()
     )
     return known or user.get_full_name()
+
+
+def name_for_address(address: str) -> str:
+    """How the current tenant knows whoever has this address (a reminder's recipient, staff or
+    customer): a contact's name, else the account's own name; "" when neither has one."""
+    return (
+        Contact.objects.filter(email=address).values_list("name", flat=True).first()
+        or User.objects.filter(email=address).values_list("full_name", flat=True).first()
+        or ""
+    )

@@ -46,6 +46,7 @@ from onboarding.models import (
     ReminderKind,
     Task,
 )
+from onboarding.people import name_for_address
 from portal.tenancy.context import cross_tenant, current_tenant
 
 log = logging.getLogger(__name__)
@@ -354,11 +355,7 @@ def _digest_context(tenant: Tenant, digest: ReminderDigest) -> dict:
     for item in items:
         groups.setdefault(item.kind, []).append(item)
     labels = dict(ReminderKind.choices)
-    name = (
-        Contact.objects.filter(email=digest.recipient).values_list("name", flat=True).first()
-        or User.objects.filter(email=digest.recipient).values_list("full_name", flat=True).first()
-        or ""
-    )
+    name = name_for_address(digest.recipient)
     return {
         "name": name,
         "groups": [(labels[k], groups[k]) for k in ReminderKind.values if k in groups],
