@@ -32,15 +32,13 @@ def known_name(user: str, onboarding: str) -> Coalesce:
     )
 
 
-def name_of(user) -> str:
-    """How the current tenant knows a signed-in person: as its customer contact, else by their
-    own account name, else their address. One query."""
-    known = (
-        Contact.objects.filter(user=user, side="customer")
-        .order_by("pk")
-        .values_list("name", flat=True)
-        .first()
-    )
+def name_of(user, onboarding=None) -> str:
+    """How the current tenant (or, given one, the onboarding) knows a person: as its customer
+    contact, else by their own account name, else their address. One query."""
+    contacts = Contact.objects.filter(user=user, side="customer")
+    if onboarding is not None:
+        contacts = contacts.filter(onboarding=onboarding)
+    known = contacts.order_by("pk").values_list("name", flat=True).first()
     return known or user.get_full_name()
 
 

@@ -797,6 +797,7 @@ def test_a_domain_is_added_shows_its_dns_records_and_serves_once_verified(
         settings.DOMAIN_VERIFICATION_NAMESERVERS = [dns.nameserver]
         page = admin.post(verify, follow=True).content.decode()
         assert "is not verified" in page and "there is none yet" in page
+        assert '<p class="flash-error">' in page  # shown as a refusal, not a success
         dns.records["_onboarding-portal.portal.alpha-corp.example"] = ["someone-else"]
         page = admin.post(verify, follow=True).content.decode()
         assert "is not verified" in page and "it holds someone-else" in page

@@ -11,8 +11,8 @@ from django.urls import reverse
 from accounts.models import User
 from accounts.services import issue_sign_in_link
 from onboarding.models import Contact, Task
+from onboarding.services.comments import add_client_comment
 from onboarding.services.invitations import invite_contact
-from onboarding.services.portal import add_comment
 from portal.tenancy.context import tenant_context
 from tests.conftest import client_for
 
@@ -41,7 +41,7 @@ def test_each_tenant_shows_its_own_name_for_a_shared_person(tenant_a, tenant_b):
             owner_side="customer",
             due_date=tenant_b.onboarding.start_date,
         )
-        add_comment(jane, task, "Uploaded.")
+        add_client_comment(jane, task, "Uploaded.")
     portal = Client(HTTP_HOST=tenant_b.host)
     assert portal.post(urlsplit(issue_sign_in_link(tenant_b.tenant, jane)).path).status_code == 302
     pages = [
@@ -64,6 +64,12 @@ def test_each_tenant_shows_its_own_name_for_a_shared_person(tenant_a, tenant_b):
     # ...named on the comment itself, not only in the header, on both sides.
     assert '<p class="comment-meta"><strong>Jane Roe</strong>' in pages[1]
     assert '<p class="comment-meta"><strong>Jane Roe</strong>' in pages[2]
+    activity = (
+        client_for(tenant_b, tenant_b.csm)
+        .get(f"/app/onboardings/{tenant_b.onboarding.pk}/activity/")
+        .text
+    )
+    assert "Jane Roe commented on" in activity and EMAIL not in activity
 
 
 def test_the_first_tenant_still_sees_its_own_name(tenant_a, tenant_b):

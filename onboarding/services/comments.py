@@ -29,7 +29,7 @@ from accounts.models import Membership, Role, Tenant, User
 from onboarding.emails import branded_message
 from onboarding.mail_delivery import Outcome, deliver
 from onboarding.models import Onboarding, PortalAccess, Task, TaskComment
-from onboarding.people import known_name
+from onboarding.people import known_name, name_of
 from onboarding.services import portal as portal_services
 from onboarding.services.activity import record
 from portal.tenancy.context import current_tenant
@@ -90,7 +90,7 @@ def add_client_comment(user: User, task: Task, body: str) -> TaskComment:
     record(
         task.onboarding,
         user,
-        f"{user.get_full_name() or user.email} commented on “{task.title}” in the portal.",
+        f"{name_of(user, task.onboarding)} commented on “{task.title}” in the portal.",
     )
     _notify_on_commit(comment)
     return comment
