@@ -253,6 +253,10 @@ class SignInLink(TenantOwned):
     # The same sign-in as a short code typed on the tenant's sign-in page; wrong guesses count.
     code_hash = models.CharField(max_length=64, blank=True)
     failed_attempts = models.PositiveSmallIntegerField(default=0)
+    # The id of the Celery message that emails this link. A message delivered again (its worker
+    # died before acknowledging it) finds its link already issued and sends nothing: the first
+    # delivery may have sent the email, and one copy is the promise.
+    message_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "user"])]

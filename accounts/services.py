@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -69,17 +69,50 @@ def issue_sign_in(
 ) -> SignIn:
     """A fresh single-use sign-in: a URL on the tenant's canonical host (never a request's Host)
     and the same sign-in as a six-digit code for the tenant's sign-in page."""
+    link, sign_in = _new_sign_in(tenant, user, lifetime)
+    with tenant_context(tenant):
+        link.save(force_insert=True)
+    return sign_in
+
+
+def issue_sign_in_for_message(
+    tenant: Tenant, user: User, lifetime: dt.timedelta, message_id: str | None
+) -> SignIn | None:
+    """The same, for the Celery message `message_id` that will email it; None if that message
+    issued one before: it is being or has been sent, and must not be sent twice."""
+    link, sign_in = _new_sign_in(tenant, user, lifetime)
+    link.message_id = message_id
+    with tenant_context(tenant):
+        try:
+            with transaction.atomic():
+                link.save(force_insert=True)
+        except IntegrityError:
+            if not SignInLink.objects.filter(message_id=message_id).exists():
+                raise
+            return None
+    return sign_in
+
+
+def _new_sign_in(tenant: Tenant, user: User, lifetime: dt.timedelta) -> tuple[SignInLink, SignIn]:
     token = secrets.token_urlsafe(32)
     code = f"{secrets.randbelow(1_000_000):06d}"
-    with tenant_context(tenant):
-        SignInLink.objects.create(
-            user=user,
-            email=user.email,
-            token_hash=_hash(token),
-            code_hash=_code_hash(user.email, code),
-            expires_at=timezone.now() + lifetime,
-        )
-    return SignIn(tenant.absolute_url(reverse("portal:sign-in", kwargs={"token": token})), code)
+    link = SignInLink(
+        user=user,
+        email=user.email,
+        token_hash=_hash(token),
+        code_hash=_code_hash(user.email, code),
+        expires_at=timezone.now() + lifetime,
+    )
+    url = tenant.absolute_url(reverse("portal:sign-in", kwargs={"token": token}))
+    return link, SignIn(url, code)
+
+
+def withdraw_sign_in(tenant: Tenant, message_id: str | None) -> None:
+    """The message that was to carry this link certainly did not go out: the link goes, and the
+    message's next try issues a fresh one."""
+    if message_id is not None:
+        with tenant_context(tenant):
+            SignInLink.objects.filter(message_id=message_id).delete()
 
 
 def issue_sign_in_link(tenant: Tenant, user: User) -> str:

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
-from celery import shared_task
-from django.db import transaction
+from celery import current_task, shared_task
+from django.core.mail import EmailMessage
 from django.utils import timezone
 
 from accounts.models import Tenant
-from accounts.services import issue_sign_in_link
+from accounts.services import (
+    SIGN_IN_CODE_LIFETIME,
+    SIGN_IN_LINK_LIFETIME,
+    SignIn,
+    issue_sign_in_for_message,
+    withdraw_sign_in,
+)
 
 # Celery's autodiscovery imports only `tasks` modules; tasks_comments and tasks_health register
 # the rest.
@@ -75,36 +82,62 @@ def send_invitation(tenant: Tenant, access_id: int) -> bool:
     )
     if access is None:
         return False
-    url = issue_sign_in_link(tenant, access.user)
-    message = branded_message(
+    return _send_sign_in_once(
         tenant,
-        to=access.user.email,
-        subject=f"{tenant.display_name}: your onboarding portal for {access.onboarding.customer}",
-        template="invitation",
-        context={"access": access, "url": url, "name": access.contact.name},
+        access.user,
+        SIGN_IN_LINK_LIFETIME,
+        lambda sign_in: branded_message(
+            tenant,
+            to=access.user.email,
+            subject=(
+                f"{tenant.display_name}: your onboarding portal for {access.onboarding.customer}"
+            ),
+            template="invitation",
+            context={"access": access, "url": sign_in.url, "name": access.contact.name},
+        ),
     )
-    with transaction.atomic():  # a message certainly not sent leaves no sign-in link behind
-        return _send_or_retry(message)
 
 
 @tenant_task(acks_late=True, autoretry_for=(MailNotSent,), retry_backoff=True, max_retries=5)
 def send_sign_in_code(tenant: Tenant, user_id: int) -> bool:
     from accounts.models import User
-    from accounts.services import SIGN_IN_CODE_LIFETIME, issue_sign_in
 
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or not PortalAccess.objects.filter(user=user, revoked_at__isnull=True).exists():
         return False
-    sign_in = issue_sign_in(tenant, user, SIGN_IN_CODE_LIFETIME)
-    message = branded_message(
+    return _send_sign_in_once(
         tenant,
-        to=user.email,
-        subject=f"Your {tenant.display_name} sign-in code: {sign_in.code}",
-        template="sign_in_code",
-        context={
-            "name": name_of(user),
-            "code": sign_in.code,
-            "url": sign_in.url,
-        },
+        user,
+        SIGN_IN_CODE_LIFETIME,
+        lambda sign_in: branded_message(
+            tenant,
+            to=user.email,
+            subject=f"Your {tenant.display_name} sign-in code: {sign_in.code}",
+            template="sign_in_code",
+            context={"name": name_of(user), "code": sign_in.code, "url": sign_in.url},
+        ),
     )
-    return _send_or_retry(message)
+
+
+def _send_sign_in_once(
+    tenant: Tenant, user, lifetime: dt.timedelta, build: Callable[[SignIn], EmailMessage]
+) -> bool:
+    """Issue the link for this Celery message and send it, once per message.
+
+    These tasks acknowledge their message only when done, so a worker that dies mid-send has it
+    delivered again. The link, tagged with the message id and committed before the send, is the
+    claim: a second delivery finds it and sends nothing, since the first may have gone out (its
+    addressee can ask for a new code, or the CSM resend the invitation). Only a send that
+    certainly failed withdraws the link, so that the retry issues and sends a fresh one."""
+    message_id = current_task.request.id if current_task else None
+    sign_in = issue_sign_in_for_message(tenant, user, lifetime, message_id)
+    if sign_in is None:
+        log.warning(
+            "message %s was delivered again; its email may have gone out, not resent", message_id
+        )
+        return False
+    try:
+        return _send_or_retry(build(sign_in))
+    except MailNotSent:
+        withdraw_sign_in(tenant, message_id)
+        raise

@@ -1,4 +1,5 @@
-"""Invitations and sign-in codes: a second copy only when the first certainly did not go out.
+"""Invitations and sign-in codes: a second copy only when the first certainly did not go out,
+and never for a message delivered again.
 
 The tasks run eagerly here, so Celery's automatic retries run inline, one after another.
 """
@@ -11,6 +12,7 @@ from unittest import mock
 import pytest
 
 from accounts.models import User
+from onboarding.emails import branded_message
 from onboarding.models import PortalAccess
 from onboarding.tasks import send_invitation, send_sign_in_code
 from portal.tenancy.context import tenant_context
@@ -46,13 +48,7 @@ def _access(world) -> PortalAccess:
         return PortalAccess.objects.select_related("user").get(contact=world.contact)
 
 
-def _run(task, server, **kwargs):
-    with mock.patch("onboarding.mail_delivery.mailers") as mailers:
-        mailers.default = server
-        return task.delay(**kwargs).get()
-
-
-@pytest.mark.parametrize(
+BOTH_TASKS = pytest.mark.parametrize(
     "task",
     [
         lambda w, a: (send_invitation, {"tenant_id": w.tenant.pk, "access_id": a.pk}),
@@ -60,6 +56,15 @@ def _run(task, server, **kwargs):
     ],
     ids=["invitation", "sign-in code"],
 )
+
+
+def _run(task, server, **kwargs):
+    with mock.patch("onboarding.mail_delivery.mailers") as mailers:
+        mailers.default = server
+        return task.delay(**kwargs).get()
+
+
+@BOTH_TASKS
 class TestOneCopy:
     def test_a_line_dropped_after_the_server_took_it_is_not_resent(self, tenant_a, task):
         access = _access(tenant_a)
@@ -127,3 +132,54 @@ class TestPermanentRefusals:
         kwargs = {"tenant_id": tenant_a.tenant.pk, "access_id": access.pk}
         assert _run(send_invitation, server, **kwargs) is False
         assert server.taken == [] and server.failures == []
+
+
+def _apply(task, server, message_id: str, **kwargs):
+    """Run the task as a worker runs a message delivered with this id."""
+    with mock.patch("onboarding.mail_delivery.mailers") as mailers:
+        mailers.default = server
+        return task.apply(kwargs=kwargs, task_id=message_id).get()
+
+
+def _links(world, user_id: int):
+    from accounts.models import SignInLink
+
+    with tenant_context(world.tenant):
+        return list(SignInLink.objects.filter(user_id=user_id).values_list("message_id", flat=True))
+
+
+@BOTH_TASKS
+class TestRedelivery:
+    """Both tasks acknowledge their message when done (acks_late), so a worker that dies after
+    the send has the same message delivered again: it must not send a second copy."""
+
+    def test_a_message_delivered_again_sends_nothing(self, tenant_a, task):
+        access = _access(tenant_a)
+        celery_task, kwargs = task(tenant_a, access)
+        assert celery_task.acks_late is True
+        before = _links(tenant_a, access.user_id)
+        server = ScriptedServer()
+        assert _apply(celery_task, server, "message-1", **kwargs) is True
+        assert _apply(celery_task, server, "message-1", **kwargs) is False
+        assert server.taken == [access.user.email]
+        assert _links(tenant_a, access.user_id) == [*before, "message-1"]
+        # Another message (a re-sent invitation, a new code asked for) is another email.
+        assert _apply(celery_task, server, "message-2", **kwargs) is True
+        assert server.taken == [access.user.email] * 2
+
+    def test_a_send_that_certainly_failed_leaves_only_the_retrys_link(self, tenant_a, task):
+        from accounts.services import find_sign_in_link
+
+        access = _access(tenant_a)
+        celery_task, kwargs = task(tenant_a, access)
+        before = _links(tenant_a, access.user_id)
+        urls = []
+        server = ScriptedServer(("refused", smtplib.SMTPDataError(451, b"try later")))
+        with mock.patch("onboarding.tasks.branded_message", wraps=branded_message) as build:
+            assert _apply(celery_task, server, "message-3", **kwargs) is True
+            urls = [call.kwargs["context"]["url"] for call in build.call_args_list]
+        assert len(urls) == 2 and urls[0] != urls[1]  # the retry issued a fresh link
+        assert _links(tenant_a, access.user_id) == [*before, "message-3"]
+        with tenant_context(tenant_a.tenant):
+            assert find_sign_in_link(urls[0].rstrip("/").rsplit("/", 1)[-1]) is None
+            assert find_sign_in_link(urls[1].rstrip("/").rsplit("/", 1)[-1]) is not None
