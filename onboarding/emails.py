@@ -18,12 +18,18 @@ def branded_message(
     ctx = {"tenant": tenant, "brand_text": text_colour_on(primary), **context}
     text = render_to_string(f"email/{template}.txt", ctx)
     html = render_to_string(f"email/{template}.html", ctx)
-    sender_name = tenant.sender_name.replace('"', "")
+    sender_name = _one_line(tenant.sender_name).replace('"', "")
     message = EmailMultiAlternatives(
-        subject=subject,
+        subject=_one_line(subject),
         body=text,
         from_email=f'"{sender_name}" <{settings.DEFAULT_FROM_EMAIL}>',
         to=[to],
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+def _one_line(header: str) -> str:
+    """Names and titles reach headers as stored, and the API stores line breaks; a header cannot
+    hold one (Django refuses the whole email), so every run of whitespace becomes one space."""
+    return " ".join(header.split())

@@ -209,3 +209,18 @@ def test_a_comment_email_is_at_most_once_even_if_its_worker_dies():
     from onboarding.tasks_comments import send_comment_notification
 
     assert send_comment_notification.acks_late is False
+
+
+def test_line_breaks_in_names_and_titles_do_not_stop_the_email(
+    world, task, django_capture_on_commit_callbacks
+):
+    """The API stores a title or a name as given; an email header cannot hold a line break
+    (Django refuses it), so the subject folds them instead of the email failing."""
+    with tenant_context(world.tenant):
+        Task.objects.filter(pk=task.pk).update(title="Connect\r\nSSO")
+        Contact.objects.filter(user=world.client).update(name="Dana\nWhitfield")
+        task.refresh_from_db()
+        with django_capture_on_commit_callbacks(execute=True):
+            comments.add_client_comment(world.client, task, "Done on our side.")
+    assert [m.subject for m in mail.outbox] == ["Dana Whitfield on “Connect SSO”"]
+    assert "\n" not in mail.outbox[0].message()["Subject"]
