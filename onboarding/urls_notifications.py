@@ -15,4 +15,9 @@ urlpatterns = [
         views_notifications.send_digest_again,
         name="digest-send-again",
     ),
+    path(
+        "problems/nps/<int:request_id>/send-again/",
+        views_notifications.send_nps_request_again,
+        name="nps-send-again",
+    ),
 ]

@@ -10,9 +10,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from accounts.access import client_required, member_required
-from onboarding.models import ReminderDigest, ReminderKind
+from onboarding.models import NpsRequest, ReminderDigest, ReminderKind
 from onboarding.services import reminders
-from onboarding.services.closing import problem_nps_requests
+from onboarding.services.closing import problem_nps_requests, send_nps_again
 
 
 class PreferencesForm(forms.Form):
@@ -74,4 +74,20 @@ def send_digest_again(request: HttpRequest, digest_id: int) -> HttpResponse:
         messages.success(request, "The digest will be sent again within a few minutes.")
     else:  # a second click, or a stale page
         messages.info(request, "That digest is already on its way or sent; nothing was changed.")
+    return redirect("delivery-problems")
+
+
+@member_required("admin", "csm")
+@require_http_methods(["POST"])
+def send_nps_request_again(request: HttpRequest, request_id: int) -> HttpResponse:
+    try:
+        put_back = send_nps_again(request.tenant, request_id, request.user)
+    except NpsRequest.DoesNotExist:
+        raise Http404 from None
+    if put_back:
+        messages.success(request, "The NPS question will be sent again within a few minutes.")
+    else:
+        messages.info(
+            request, "That NPS question is already on its way or sent; nothing was changed."
+        )
     return redirect("delivery-problems")

@@ -269,6 +269,7 @@ def _populate(world: World) -> Side:
 def _delivery_objects(world: World) -> dict[str, int]:
     """A training group with a session, the client's portal access, and a playbook's parts."""
     from onboarding.models import (
+        NpsRequest,
         PlaybookResource,
         PortalAccess,
         ReminderDigest,
@@ -300,6 +301,12 @@ def _delivery_objects(world: World) -> dict[str, int]:
             recipient=world.client.email,
             for_date=world.tenant.local_today(),
             state=ReminderDigest.State.FAILED,
+            last_error=f"{world.marker} refused",
+        ).pk,
+        "request_id": NpsRequest.objects.create(
+            onboarding=world.onboarding,
+            user=world.client,
+            state=NpsRequest.State.FAILED,
             last_error=f"{world.marker} refused",
         ).pk,
     }
@@ -439,6 +446,7 @@ OBJECT_KWARGS: dict[str, ObjectKwarg] = {
             ("playbook_task_id", "PlaybookTask pk"),
             ("playbook_resource_id", "PlaybookResource pk"),
             ("digest_id", "ReminderDigest pk (a failed one: delivery problems)"),
+            ("request_id", "NpsRequest pk (a failed one: delivery problems)"),
         )
     },
     "key_contact_id": ObjectKwarg(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import smtplib
 from unittest import mock
 
@@ -9,6 +10,7 @@ import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from onboarding.metrics import metrics_report, nps_summary
 from onboarding.models import Contact, NpsRequest, Onboarding, PortalAccess
@@ -214,6 +216,49 @@ def test_connection_lost_mid_send_is_never_resent(world):
         assert broken.sent == []
         assert set(NpsRequest.objects.values_list("state", "sent_at")) == {("uncertain", None)}
         assert problem_nps_requests().count() == 2  # for an admin to look at
+
+
+def test_an_admin_sends_an_uncertain_question_again_once(world, django_capture_on_commit_callbacks):
+    with tenant_context(world.tenant):
+        Onboarding.objects.filter(pk=world.onboarding.pk).update(status="closed")
+        broken = FlakyBackend(send_error=smtplib.SMTPServerDisconnected("gone after DATA"))
+        with mock.patch("onboarding.mail_delivery.mailers") as mailers:
+            mailers.default = broken
+            send_nps_requests(world.tenant, world.onboarding.pk)
+        doubt = NpsRequest.objects.get(user=world.client)
+    url = f"/notifications/problems/nps/{doubt.pk}/send-again/"
+    assert client_for(world, world.viewer).post(url).status_code == 404  # admins and CSMs only
+    csm = client_for(world, world.csm)
+    assert url in csm.get("/notifications/problems/").text
+    with django_capture_on_commit_callbacks(execute=True):  # the worker's task runs at commit
+        response = csm.post(url, follow=True)
+    assert response.status_code == 200 and "sent again" in response.text
+    assert nps_mails() == [world.client.email]  # only the one decided on, not the other
+    with tenant_context(world.tenant):
+        states = dict(NpsRequest.objects.values_list("user__email", "state"))
+    assert states == {ACTIVE[0]: "sent", ACTIVE[1]: "uncertain"}
+    again = csm.post(url, follow=True)
+    assert again.status_code == 200 and "nothing was changed" in again.text
+    assert url not in csm.get("/notifications/problems/").text
+    assert nps_mails() == [world.client.email]
+
+
+def test_a_sender_that_outlived_its_lease_cannot_overwrite_a_newer_send(world):
+    from onboarding.services.closing import SENDING_LEASE, send_nps_again
+
+    with tenant_context(world.tenant):
+        Onboarding.objects.filter(pk=world.onboarding.pk).update(status="closed")
+        request = NpsRequest.objects.create(onboarding=world.onboarding, user=world.client)
+        stale = NpsRequest.objects.filter(pk=request.pk).get()  # the dead sender's claim
+        later = timezone.now() + SENDING_LEASE + dt.timedelta(minutes=1)
+        assert send_nps_again(world.tenant, request.pk, world.csm, now=later) is True
+        with mock.patch("onboarding.services.closing.deliver", return_value=("sent", None)):
+            assert send_nps_requests(world.tenant, world.onboarding.pk) == 2
+        # The old sender wakes up and records its failure with its own, older claim.
+        from onboarding.services.closing import _record_outcome
+
+        _record_outcome(stale, "uncertain", RuntimeError("late"))
+        assert NpsRequest.objects.get(pk=request.pk).state == "sent"
 
 
 def test_answers_show_in_the_portal_on_the_onboarding_and_in_metrics(

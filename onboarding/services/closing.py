@@ -78,9 +78,11 @@ def _claim(onboarding: Onboarding, user_id: int, retry: NpsRequest | None) -> Np
     """Claim the person before any email, committed: insert the unique request row, or take back
     one whose last attempt was certainly not sent. None: another run has them."""
     if retry is not None:
+        now = timezone.now()
         taken = NpsRequest.objects.filter(pk=retry.pk, state=NpsRequest.State.NOT_SENT).update(
-            state=NpsRequest.State.SENDING, claimed_at=timezone.now()
+            state=NpsRequest.State.SENDING, claimed_at=now
         )
+        retry.claimed_at = now
         return retry if taken else None
     try:
         with transaction.atomic():
@@ -125,28 +127,39 @@ def send_nps_requests(tenant: Tenant, onboarding_id: int) -> int:
         if claim is None:
             continue  # another run has this person
         outcome, error = _send(tenant, onboarding, access, nps_url)
-        attempts = claim.attempts + 1
-        if outcome == Outcome.SENT:
-            state = NpsRequest.State.SENT
-            sent += 1
-        elif outcome == Outcome.NOT_SENT and attempts < MAX_ATTEMPTS:
-            state = NpsRequest.State.NOT_SENT
-            to_retry += 1
-        elif outcome == Outcome.UNCERTAIN:
-            state = NpsRequest.State.UNCERTAIN
-        else:  # rejected, or not sent MAX_ATTEMPTS times
-            state = NpsRequest.State.FAILED
-        NpsRequest.objects.filter(pk=claim.pk).update(
-            state=state,
-            attempts=attempts,
-            last_error="" if error is None else repr(error)[:2000],
-            sent_at=timezone.now() if outcome == Outcome.SENT else None,
-        )
+        state = _record_outcome(claim, outcome, error)
+        sent += state == NpsRequest.State.SENT
+        to_retry += state == NpsRequest.State.NOT_SENT
         if outcome != Outcome.SENT:
             log.warning("NPS email to %s: %s: %r", access.user.email, outcome, error)
     if to_retry:
         raise NpsNotSent(f"{to_retry} NPS email(s) for onboarding {onboarding.pk} not sent yet")
     return sent
+
+
+def _record_outcome(
+    claim: NpsRequest, outcome: Outcome, error: Exception | None
+) -> NpsRequest.State:
+    attempts = claim.attempts + 1
+    if outcome == Outcome.SENT:
+        state = NpsRequest.State.SENT
+    elif outcome == Outcome.NOT_SENT and attempts < MAX_ATTEMPTS:
+        state = NpsRequest.State.NOT_SENT
+    elif outcome == Outcome.UNCERTAIN:
+        state = NpsRequest.State.UNCERTAIN
+    else:  # rejected, or not sent MAX_ATTEMPTS times
+        state = NpsRequest.State.FAILED
+    # Fenced by the claim: a sender that outlived its lease, whose request an admin has since
+    # sent again, must not overwrite what the newer send recorded.
+    NpsRequest.objects.filter(
+        pk=claim.pk, state=NpsRequest.State.SENDING, claimed_at=claim.claimed_at
+    ).update(
+        state=state,
+        attempts=attempts,
+        last_error="" if error is None else repr(error)[:2000],
+        sent_at=timezone.now() if outcome == Outcome.SENT else None,
+    )
+    return state
 
 
 def problem_nps_requests() -> QuerySet[NpsRequest]:
@@ -161,6 +174,33 @@ def problem_nps_requests() -> QuerySet[NpsRequest]:
         .select_related("user", "onboarding__customer")
         .order_by("-created_at")
     )
+
+
+def send_nps_again(
+    tenant: Tenant, request_id: int, by: User, now: dt.datetime | None = None
+) -> bool:
+    """An admin's or CSM's decision to email a failed, uncertain or abandoned NPS question once
+    more, with a fresh set of attempts. False when it is no longer one of those (a second click,
+    a stale page): put back at most once per decision. Never automatic, since an uncertain
+    question may have arrived. Raises NpsRequest.DoesNotExist for an id not of this tenant."""
+    mine = NpsRequest.objects.filter(pk=request_id)
+    stale = (now or timezone.now()) - SENDING_LEASE
+    changed = mine.filter(
+        Q(state__in=[NpsRequest.State.FAILED, NpsRequest.State.UNCERTAIN])
+        | Q(state=NpsRequest.State.SENDING, claimed_at__lt=stale)
+    ).update(state=NpsRequest.State.NOT_SENT, attempts=0, last_error=f"Sent again by {by.email}.")
+    if not changed:
+        if not mine.exists():
+            raise NpsRequest.DoesNotExist
+        return False
+    onboarding_id = mine.values_list("onboarding_id", flat=True).get()
+    log.info("NPS request %s on tenant %s sent again by %s", request_id, tenant.pk, by.pk)
+    from onboarding.tasks_health import send_nps_for_onboarding
+
+    transaction.on_commit(
+        lambda: send_nps_for_onboarding.delay(tenant_id=tenant.pk, onboarding_id=onboarding_id)
+    )
+    return True
 
 
 def _send(
