@@ -260,4 +260,5 @@ def test_pages_show_times_in_the_tenants_time_zone(tenant_a):
             created_at=dt.datetime(2026, 3, 1, 20, 40, tzinfo=dt.UTC)
         )
     page = client_for(tenant_a, tenant_a.admin).get("/app/settings/health/formula/").text
-    assert "Mar 2, 2026 02:10" in page and "Mar 1, 2026 20:40" not in page
+    # Labelled with the zone, for a reader elsewhere.
+    assert "Mar 2, 2026 02:10 IST" in page and "Mar 1, 2026 20:40" not in page
