@@ -120,3 +120,22 @@ def verified_domain(tenant, name: str):
     TenantDomain.objects.filter(pk=domain.pk).update(verified_at=timezone.now())
     domain.refresh_from_db()
     return domain
+
+
+def another_customer(world: World, name: str = "Initech") -> tuple[Onboarding, Contact]:
+    """A second customer's onboarding in the world's tenant, with one contact of its own."""
+    with tenant_context(world.tenant):
+        onboarding = start_onboarding(
+            customer=Customer.objects.create(name=name),
+            playbook=Playbook.objects.get(model="high", is_default=True),
+            start_date=world.onboarding.start_date,
+            name=f"{name} rollout",
+            owner=world.csm,
+        )
+        contact = Contact.objects.create(
+            onboarding=onboarding,
+            side="customer",
+            name="Peter",
+            email=f"peter@{name.lower()}.example",
+        )
+    return onboarding, contact

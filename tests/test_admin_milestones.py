@@ -12,7 +12,7 @@ from accounts.models import User
 from onboarding.models import Milestone, Onboarding, Task
 from portal.tenancy.context import cross_tenant, tenant_context
 from portal.tenancy.models import TenantOwned
-from tests.factories import build_world
+from tests.factories import another_customer, build_world
 
 
 def _milestone_with_tasks(world, statuses: list[str]) -> tuple[Milestone, list[Task]]:
@@ -106,6 +106,29 @@ def test_the_admin_refuses_to_link_a_task_to_another_tenants_rows(db):
         assert form.is_valid(), form.errors
         form.save()
         assert Task.objects.get(pk=task.pk).title == "Renamed"
+
+
+def test_the_admin_refuses_to_link_a_task_to_another_onboardings_rows(db):
+    """Same tenant, another customer: a task owned by that customer's contact would send them
+    reminders about this customer's work."""
+    alpha = build_world("alpha")
+    with cross_tenant("platform admin"):
+        other, stranger = another_customer(alpha)
+        with tenant_context(alpha.tenant):
+            their_milestone = other.milestones.order_by("pk")[0]
+        task = Task.objects.filter(onboarding=alpha.onboarding, owner_side="customer").first()
+        form = _admin_form(Task, task, owner_contact=stranger.pk, milestone=their_milestone.pk)
+        assert not form.is_valid()
+        assert "another onboarding" in form.errors["owner_contact"][0]
+        assert "another onboarding" in form.errors["milestone"][0]
+        # Its own onboarding's contact and milestone are accepted: not a blanket refusal.
+        own = _admin_form(
+            Task,
+            task,
+            owner_contact=alpha.contact.pk,
+            milestone=alpha.onboarding.milestones.order_by("pk")[0].pk,
+        )
+        assert own.is_valid(), own.errors
 
 
 def test_the_admin_refuses_an_onboarding_owner_from_another_tenant(db):

@@ -224,3 +224,19 @@ def test_line_breaks_in_names_and_titles_do_not_stop_the_email(
             comments.add_client_comment(world.client, task, "Done on our side.")
     assert [m.subject for m in mail.outbox] == ["Dana Whitfield on “Connect SSO”"]
     assert "\n" not in mail.outbox[0].message()["Subject"]
+
+
+def test_a_csm_who_left_the_tenant_is_not_emailed_client_comments(
+    world, task, django_capture_on_commit_callbacks
+):
+    from accounts.models import Membership
+
+    with tenant_context(world.tenant):
+        Membership.objects.filter(user=world.csm).delete()
+        with django_capture_on_commit_callbacks(execute=True):
+            comments.add_client_comment(world.client, task, "Our SSO certificate is attached.")
+    assert mail.outbox == []
+    # Still the owner on record (for the tenant to reassign), and the comment is kept.
+    with tenant_context(world.tenant):
+        assert Onboarding.objects.get(pk=world.onboarding.pk).owner_id == world.csm.pk
+        assert TaskComment.objects.filter(task=task).count() == 1

@@ -12,9 +12,10 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import Tenant
+from accounts.models import Membership, Tenant
 from onboarding.models import (
     Contact,
+    DigestRun,
     Milestone,
     NotificationOptOut,
     ReminderDigest,
@@ -25,7 +26,7 @@ from onboarding.services import reminders
 from onboarding.services.tasks import update_task
 from portal.tenancy.context import tenant_context
 from tests.conftest import client_for
-from tests.factories import build_world
+from tests.factories import another_customer, build_world
 from tests.live import smtp_sink
 
 UTC = dt.UTC
@@ -63,6 +64,18 @@ def task(w, title, due, *, side="customer", contact="default", **extra):
         )
 
 
+def blocked_task(w, title, *, days):
+    """A task due later, blocked for `days` days by today."""
+    return task(
+        w,
+        title,
+        TODAY + dt.timedelta(days=10),
+        status="blocked",
+        blocked_reason="No VPN",
+        blocked_on=TODAY - dt.timedelta(days=days),
+    )
+
+
 def sweep(w, now=NOON):
     with tenant_context(w.tenant):
         return reminders.sweep(w.tenant, now)
@@ -97,22 +110,8 @@ def test_one_digest_per_recipient_groups_every_kind(world):
             onboarding=world.onboarding, name="Go-live", due_date=TODAY + dt.timedelta(days=5)
         )
         Contact.objects.filter(pk=world.contact.pk).update(is_primary=True)
-    task(
-        world,
-        "Blocked long",
-        TODAY + dt.timedelta(days=10),
-        status="blocked",
-        blocked_reason="No VPN",
-        blocked_on=TODAY - dt.timedelta(days=3),  # more than K = 2 days
-    )
-    task(
-        world,
-        "Blocked briefly",
-        TODAY + dt.timedelta(days=10),
-        status="blocked",
-        blocked_reason="Waiting",
-        blocked_on=TODAY - dt.timedelta(days=2),  # exactly K days: not yet
-    )
+    blocked_task(world, "Blocked long", days=3)  # more than K = 2 days
+    blocked_task(world, "Blocked briefly", days=2)  # exactly K days: not yet
     result = sweep(world)
     assert result.built and result.sent == 3
     assert items_by_recipient(world) == {
@@ -139,6 +138,46 @@ def test_one_digest_per_recipient_groups_every_kind(world):
     assert "Due in four days" not in digest.body and "Done" not in digest.body
     assert digest.alternatives and "Due today" in digest.alternatives[0][0]
     assert "List-Unsubscribe" in digest.extra_headers
+
+
+def test_a_csm_who_left_the_tenant_gets_none_of_its_reminders(world):
+    """Removed from the tenant (or deactivated) while still the onboarding's owner: the vendor
+    tasks, escalations and milestones stop going to them; the customer's own still go out."""
+    task(world, "Vendor task", TODAY, side="vendor", contact=None)
+    task(world, "Client task", TODAY)
+    blocked_task(world, "Blocked long", days=3)
+    with tenant_context(world.tenant):
+        Milestone.objects.create(
+            onboarding=world.onboarding, name="Go-live", due_date=TODAY + dt.timedelta(days=5)
+        )
+    # While a member, the CSM gets all three (the control for what follows).
+    with tenant_context(world.tenant):
+        assert reminders.build_digests(world.tenant, TODAY, NOON) is not None
+        kinds = set(
+            ReminderItem.objects.filter(recipient=world.csm.email).values_list("kind", flat=True)
+        )
+        assert kinds == {"due_today", "blocked", "milestone"}
+        ReminderItem.objects.all().delete()
+        ReminderDigest.objects.all().delete()
+        DigestRun.objects.all().delete()
+        Membership.objects.filter(user=world.csm).delete()
+    sweep(world)
+    assert sorted(m.to[0] for m in mail.outbox) == [world.contact.email]
+    assert world.csm.email not in items_by_recipient(world)
+
+
+def test_a_task_owned_by_another_onboardings_contact_reminds_nobody_there(world):
+    """A link no page or API makes (each limits owners to the task's onboarding); should one
+    exist, the other customer's contact is not sent this customer's task."""
+    other, stranger = another_customer(world)
+    with tenant_context(world.tenant):
+        other.tasks.all().delete()
+        other.milestones.all().delete()
+    task(world, "Alpha's secret task", TODAY, contact=stranger)
+    task(world, "Alpha's own task", TODAY)
+    sweep(world)
+    assert sorted(m.to[0] for m in mail.outbox) == [world.contact.email]
+    assert stranger.email not in items_by_recipient(world)
 
 
 def test_rerunning_the_day_records_and_sends_nothing_new(world):

@@ -108,8 +108,15 @@ def recipients_for(comment: TaskComment) -> list[str]:
             onboarding=onboarding, revoked_at__isnull=True, user__is_active=True
         ).values_list("user__email", flat=True)
     else:
+        # The owning CSM while still an active member: one who left the tenant keeps the
+        # onboarding until it is reassigned, but no longer gets its customers' words by email.
         owner = onboarding.owner
-        emails = [owner.email] if owner is not None and owner.is_active else []
+        still_here = (
+            owner is not None
+            and owner.is_active
+            and Membership.objects.filter(user_id=owner.pk).exists()
+        )
+        emails = [owner.email] if still_here else []
     return sorted({e.lower() for e in emails if e} - {comment.author.email.lower()})
 
 

@@ -32,7 +32,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.addresses import normalize_email
-from accounts.models import Tenant, User
+from accounts.models import Membership, Tenant, User
 from onboarding.emails import branded_message
 from onboarding.mail_delivery import Outcome, deliver
 from onboarding.models import (
@@ -145,12 +145,17 @@ def _sources() -> str:
         _t(Milestone),
     )
     item = _t(ReminderItem)
+    # The owning CSM, while still an active member of the tenant: one who left keeps the
+    # onboarding until it is reassigned, but no longer gets its customers' details by email.
+    csm = f"""{user} u ON u.id = o.owner_id AND u.is_active AND EXISTS (
+        SELECT 1 FROM {_t(Membership)} mb WHERE mb.user_id = u.id AND mb.tenant_id = o.tenant_id)"""
     columns = "t.tenant_id, t.id AS task_id, CAST(NULL AS BIGINT) AS milestone_id, 'task:' || t.id"
     open_tasks = f"""{task} t
         JOIN {onb} o ON o.id = t.onboarding_id AND o.tenant_id = t.tenant_id"""
     owned_tasks = f"""{open_tasks}
         LEFT JOIN {contact} c ON c.id = t.owner_contact_id AND c.tenant_id = t.tenant_id
-        LEFT JOIN {user} u ON u.id = o.owner_id"""
+         AND c.onboarding_id = t.onboarding_id
+        LEFT JOIN {csm}"""
     blocked = """t.tenant_id = %(tenant)s AND t.status = 'blocked'
         AND t.blocked_on < %(blocked_by)s AND o.status <> 'closed'"""
     approaching = f"""{milestone} m
@@ -181,7 +186,7 @@ def _sources() -> str:
         UNION ALL
         -- blocked more than K days: escalated to the owning CSM ...
         SELECT {columns}, 'blocked', t.blocked_on, LOWER(u.email)
-        FROM {open_tasks} JOIN {user} u ON u.id = o.owner_id
+        FROM {open_tasks} JOIN {csm}
         WHERE {blocked}
         UNION ALL
         -- ... and to every escalation contact of the onboarding, on both sides
@@ -193,7 +198,7 @@ def _sources() -> str:
         UNION ALL
         -- milestones coming up: to the owning CSM ...
         SELECT {milestone_columns}, 'milestone', m.due_date, LOWER(u.email)
-        FROM {approaching} JOIN {user} u ON u.id = o.owner_id
+        FROM {approaching} JOIN {csm}
         WHERE {milestone_where}
         UNION ALL
         -- ... and to the customer's primary contact
