@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.access import client_required, member_required
 from onboarding.models import NpsRequest, ReminderDigest, ReminderKind
 from onboarding.services import reminders
-from onboarding.services.closing import problem_nps_requests, send_nps_again
+from onboarding.services.closing import Resend, problem_nps_requests, send_nps_again
 
 
 class PreferencesForm(forms.Form):
@@ -81,11 +81,17 @@ def send_digest_again(request: HttpRequest, digest_id: int) -> HttpResponse:
 @require_http_methods(["POST"])
 def send_nps_request_again(request: HttpRequest, request_id: int) -> HttpResponse:
     try:
-        put_back = send_nps_again(request.tenant, request_id, request.user)
+        outcome = send_nps_again(request.tenant, request_id, request.user)
     except NpsRequest.DoesNotExist:
         raise Http404 from None
-    if put_back:
+    if outcome == Resend.QUEUED:
         messages.success(request, "The NPS question will be sent again within a few minutes.")
+    elif outcome == Resend.UNREACHABLE:
+        messages.error(
+            request,
+            "Not sent: that person no longer has access to this onboarding's portal, or has "
+            "answered there already. Nothing was changed.",
+        )
     else:
         messages.info(
             request, "That NPS question is already on its way or sent; nothing was changed."

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from onboarding.metrics import metrics_report, nps_summary
-from onboarding.models import Contact, NpsRequest, Onboarding, PortalAccess
+from onboarding.models import Contact, NpsRequest, NpsResponse, Onboarding, PortalAccess
 from onboarding.services.closing import (
     MAX_ATTEMPTS,
     NpsNotSent,
@@ -243,6 +243,33 @@ def test_an_admin_sends_an_uncertain_question_again_once(world, django_capture_o
     assert nps_mails() == [world.client.email]
 
 
+def test_send_again_refuses_a_person_who_can_no_longer_get_the_question(world):
+    """Put back for someone whose access was revoked (or who answered in the portal since), the
+    question would leave the problems page and never go out; it stays listed, with a refusal."""
+    from onboarding.services.closing import send_nps_again
+
+    with tenant_context(world.tenant):
+        Onboarding.objects.filter(pk=world.onboarding.pk).update(status="closed")
+        failed = NpsRequest.objects.create(
+            onboarding=world.onboarding, user=world.client, state="failed", attempts=5
+        )
+        PortalAccess.objects.filter(user=world.client).update(revoked_at=timezone.now())
+    url = f"/notifications/problems/nps/{failed.pk}/send-again/"
+    csm = client_for(world, world.csm)
+    response = csm.post(url, follow=True)
+    assert response.status_code == 200
+    assert "no longer has access" in response.text and "flash-error" in response.text
+    assert url in response.text  # still listed
+    with tenant_context(world.tenant):
+        assert NpsRequest.objects.get(pk=failed.pk).state == "failed"
+        PortalAccess.objects.filter(user=world.client).update(revoked_at=None)
+        NpsResponse.objects.create(onboarding=world.onboarding, user=world.client, score=7)
+        assert send_nps_again(world.tenant, failed.pk, world.csm) == "unreachable"
+        NpsResponse.objects.all().delete()
+        assert send_nps_again(world.tenant, failed.pk, world.csm) == "queued"
+        assert send_nps_again(world.tenant, failed.pk, world.csm) == "not_pending"
+
+
 def test_a_sender_that_outlived_its_lease_cannot_overwrite_a_newer_send(world):
     from onboarding.services.closing import SENDING_LEASE, send_nps_again
 
@@ -251,7 +278,7 @@ def test_a_sender_that_outlived_its_lease_cannot_overwrite_a_newer_send(world):
         request = NpsRequest.objects.create(onboarding=world.onboarding, user=world.client)
         stale = NpsRequest.objects.filter(pk=request.pk).get()  # the dead sender's claim
         later = timezone.now() + SENDING_LEASE + dt.timedelta(minutes=1)
-        assert send_nps_again(world.tenant, request.pk, world.csm, now=later) is True
+        assert send_nps_again(world.tenant, request.pk, world.csm, now=later) == "queued"
         with mock.patch("onboarding.services.closing.deliver", return_value=("sent", None)):
             assert send_nps_requests(world.tenant, world.onboarding.pk) == 2
         # The old sender wakes up and records its failure with its own, older claim.

@@ -18,11 +18,12 @@ left without a way to answer.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -176,23 +177,52 @@ def problem_nps_requests() -> QuerySet[NpsRequest]:
     )
 
 
+class Resend(enum.StrEnum):
+    """What came of an admin's "Send again"."""
+
+    QUEUED = "queued"
+    NOT_PENDING = "not_pending"  # a second click or a stale page: already on its way or sent
+    UNREACHABLE = "unreachable"  # the person lost portal access or answered: nothing to send
+
+
 def send_nps_again(
     tenant: Tenant, request_id: int, by: User, now: dt.datetime | None = None
-) -> bool:
+) -> Resend:
     """An admin's or CSM's decision to email a failed, uncertain or abandoned NPS question once
-    more, with a fresh set of attempts. False when it is no longer one of those (a second click,
-    a stale page): put back at most once per decision. Never automatic, since an uncertain
-    question may have arrived. Raises NpsRequest.DoesNotExist for an id not of this tenant."""
+    more, with a fresh set of attempts. Put back at most once per decision, and only while
+    `send_nps_requests` would still send it: a question put back for someone whose access was
+    revoked since would vanish from the problems page and never go out. Never automatic, since
+    an uncertain question may have arrived. Raises NpsRequest.DoesNotExist for an id not of this
+    tenant."""
     mine = NpsRequest.objects.filter(pk=request_id)
     stale = (now or timezone.now()) - SENDING_LEASE
-    changed = mine.filter(
+    problem = mine.filter(
         Q(state__in=[NpsRequest.State.FAILED, NpsRequest.State.UNCERTAIN])
         | Q(state=NpsRequest.State.SENDING, claimed_at__lt=stale)
-    ).update(state=NpsRequest.State.NOT_SENT, attempts=0, last_error=f"Sent again by {by.email}.")
+    )
+    reachable = (
+        Q(onboarding__status=Onboarding.Status.CLOSED)
+        & Exists(
+            PortalAccess.objects.filter(
+                onboarding=OuterRef("onboarding"),
+                user=OuterRef("user"),
+                revoked_at__isnull=True,
+                user__is_active=True,
+            )
+        )
+        & ~Exists(
+            NpsResponse.objects.filter(onboarding=OuterRef("onboarding"), user=OuterRef("user"))
+        )
+    )
+    changed = problem.filter(reachable).update(
+        state=NpsRequest.State.NOT_SENT, attempts=0, last_error=f"Sent again by {by.email}."
+    )
     if not changed:
+        if problem.exists():
+            return Resend.UNREACHABLE
         if not mine.exists():
             raise NpsRequest.DoesNotExist
-        return False
+        return Resend.NOT_PENDING
     onboarding_id = mine.values_list("onboarding_id", flat=True).get()
     log.info("NPS request %s on tenant %s sent again by %s", request_id, tenant.pk, by.pk)
     from onboarding.tasks_health import send_nps_for_onboarding
@@ -200,7 +230,7 @@ def send_nps_again(
     transaction.on_commit(
         lambda: send_nps_for_onboarding.delay(tenant_id=tenant.pk, onboarding_id=onboarding_id)
     )
-    return True
+    return Resend.QUEUED
 
 
 def _send(
