@@ -18,6 +18,7 @@ from onboarding.models import (
     DigestRun,
     Milestone,
     NotificationOptOut,
+    Onboarding,
     ReminderDigest,
     ReminderItem,
     Task,
@@ -164,6 +165,42 @@ def test_a_csm_who_left_the_tenant_gets_none_of_its_reminders(world):
     sweep(world)
     assert sorted(m.to[0] for m in mail.outbox) == [world.contact.email]
     assert world.csm.email not in items_by_recipient(world)
+
+
+def test_a_colleague_who_left_is_not_reached_through_their_vendor_contact(world):
+    """The CRM import records the owning CSM as a vendor contact linked to their account, often
+    the escalation contact and the named owner of vendor tasks. Once they leave, those reminders
+    go to whoever owns the onboarding now, and their escalations stop."""
+    with tenant_context(world.tenant):
+        mine = Contact.objects.create(
+            onboarding=world.onboarding,
+            side="vendor",
+            name="Casey",
+            email=world.csm.email,
+            user=world.csm,
+            is_escalation_contact=True,
+        )
+    task(world, "Configure SSO", TODAY, side="vendor", contact=mine)
+    blocked_task(world, "Blocked long", days=3)
+    with tenant_context(world.tenant):  # the control: while a member, reached both ways
+        reminders.build_digests(world.tenant, TODAY, NOON)
+        assert set(
+            ReminderItem.objects.filter(recipient=world.csm.email).values_list("kind", flat=True)
+        ) == {"due_today", "blocked"}
+        ReminderItem.objects.all().delete()
+        ReminderDigest.objects.all().delete()
+        DigestRun.objects.all().delete()
+        Membership.objects.filter(user=world.csm).delete()
+        Onboarding.objects.filter(pk=world.onboarding.pk).update(owner=world.admin)
+    sweep(world)
+    reached = items_by_recipient(world)
+    assert world.csm.email not in reached and world.csm.email not in str(
+        [m.to for m in mail.outbox]
+    )
+    assert reached[world.admin.email] == {
+        ("due_today", "Configure SSO"),
+        ("blocked", "Blocked long"),
+    }
 
 
 def test_a_task_owned_by_another_onboardings_contact_reminds_nobody_there(world):
