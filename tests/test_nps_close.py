@@ -284,8 +284,27 @@ def test_a_sender_that_outlived_its_lease_cannot_overwrite_a_newer_send(world):
         # The old sender wakes up and records its failure with its own, older claim.
         from onboarding.services.closing import _record_outcome
 
-        _record_outcome(stale, "uncertain", RuntimeError("late"))
+        assert _record_outcome(stale, "uncertain", RuntimeError("late")) is None
         assert NpsRequest.objects.get(pk=request.pk).state == "sent"
+
+
+def test_a_late_sender_that_did_send_is_believed_before_the_resend_runs(world):
+    """An abandoned claim put back by an admin while its sender is in fact finishing: its
+    certain 'sent' is recorded, and the queued re-send then emails nobody a second time."""
+    from onboarding.services.closing import SENDING_LEASE, _record_outcome, send_nps_again
+
+    with tenant_context(world.tenant):
+        Onboarding.objects.filter(pk=world.onboarding.pk).update(status="closed")
+        request = NpsRequest.objects.create(onboarding=world.onboarding, user=world.client)
+        second = PortalAccess.objects.get(user__email=ACTIVE[1]).user
+        NpsRequest.objects.create(onboarding=world.onboarding, user=second, state="sent")
+        old_claim = NpsRequest.objects.get(pk=request.pk)
+        later = timezone.now() + SENDING_LEASE + dt.timedelta(minutes=1)
+        assert send_nps_again(world.tenant, request.pk, world.csm, now=later) == "queued"
+        assert _record_outcome(old_claim, "sent", None) == "sent"  # the old conversation ended
+        assert send_nps_requests(world.tenant, world.onboarding.pk) == 0
+        assert NpsRequest.objects.get(pk=request.pk).state == "sent"
+    assert nps_mails() == []
 
 
 def test_answers_show_in_the_portal_on_the_onboarding_and_in_metrics(

@@ -140,7 +140,8 @@ def send_nps_requests(tenant: Tenant, onboarding_id: int) -> int:
 
 def _record_outcome(
     claim: NpsRequest, outcome: Outcome, error: Exception | None
-) -> NpsRequest.State:
+) -> NpsRequest.State | None:
+    """Record what came of the claim's send; None when a newer decision has the row."""
     attempts = claim.attempts + 1
     if outcome == Outcome.SENT:
         state = NpsRequest.State.SENT
@@ -151,16 +152,20 @@ def _record_outcome(
     else:  # rejected, or not sent MAX_ATTEMPTS times
         state = NpsRequest.State.FAILED
     # Fenced by the claim: a sender that outlived its lease, whose request an admin has since
-    # sent again, must not overwrite what the newer send recorded.
-    NpsRequest.objects.filter(
-        pk=claim.pk, state=NpsRequest.State.SENDING, claimed_at=claim.claimed_at
+    # sent again, must not overwrite what the newer send recorded. Its certain "sent" still
+    # counts while the re-send is only queued: that run then finds it sent, not a second copy.
+    fence = [NpsRequest.State.SENDING]
+    if outcome == Outcome.SENT:
+        fence.append(NpsRequest.State.NOT_SENT)
+    recorded = NpsRequest.objects.filter(
+        pk=claim.pk, state__in=fence, claimed_at=claim.claimed_at
     ).update(
         state=state,
         attempts=attempts,
         last_error="" if error is None else repr(error)[:2000],
         sent_at=timezone.now() if outcome == Outcome.SENT else None,
     )
-    return state
+    return state if recorded else None
 
 
 def problem_nps_requests() -> QuerySet[NpsRequest]:
