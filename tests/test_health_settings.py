@@ -262,3 +262,21 @@ def test_pages_show_times_in_the_tenants_time_zone(tenant_a):
     page = client_for(tenant_a, tenant_a.admin).get("/app/settings/health/formula/").text
     # Labelled with the zone, for a reader elsewhere.
     assert "Mar 2, 2026 02:10 IST" in page and "Mar 1, 2026 20:40" not in page
+
+
+def test_the_repeated_hour_of_a_dst_change_is_labelled_with_its_zone(tenant_a):
+    """New York's 01:30 happens twice on 2025-11-02; Django's "T" prints nothing for either."""
+    from accounts.models import Tenant
+
+    Tenant.objects.filter(pk=tenant_a.tenant.pk).update(time_zone="America/New_York")
+    with tenant_context(tenant_a.tenant):
+        formula = ensure_formula(tenant_a.tenant)
+        later = HealthFormula.objects.create(version=formula.version + 1)
+        HealthFormula.objects.filter(pk=formula.pk).update(
+            created_at=dt.datetime(2025, 11, 2, 5, 30, tzinfo=dt.UTC)
+        )
+        HealthFormula.objects.filter(pk=later.pk).update(
+            created_at=dt.datetime(2025, 11, 2, 6, 30, tzinfo=dt.UTC)
+        )
+    page = client_for(tenant_a, tenant_a.admin).get("/app/settings/health/formula/").text
+    assert "Nov 2, 2025 01:30 EDT" in page and "Nov 2, 2025 01:30 EST" in page
