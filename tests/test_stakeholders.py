@@ -142,6 +142,29 @@ def test_a_contact_of_another_tenant_cannot_be_invited(tenant_a, tenant_b, csm):
         assert PortalAccess.objects.filter(contact=tenant_b.contact).count() == 1
 
 
+def test_access_to_a_closed_onboarding_can_still_be_revoked(tenant_a, csm):
+    """The closed portal stays readable by the customer's people, so someone who left the
+    customer must still be taken out; nothing else on the page is offered."""
+    from onboarding.models import Onboarding
+
+    portal = f"/portal/o/{tenant_a.onboarding.pk}/"
+    client = client_for(tenant_a, tenant_a.client)
+    assert client.get(portal).status_code == 200
+    with tenant_context(tenant_a.tenant):
+        Onboarding.objects.filter(pk=tenant_a.onboarding.pk).update(status="closed")
+    access = access_of(tenant_a, tenant_a.client.email)
+    revoke = url(tenant_a, "stakeholder-revoke", access_id=access.pk)
+    page = csm.get(url(tenant_a, "stakeholders")).text
+    assert revoke in page and "stakeholder-resend" not in page and "Send invitation" not in page
+    viewer = client_for(tenant_a, tenant_a.viewer)
+    assert revoke not in viewer.get(url(tenant_a, "stakeholders")).text
+    assert viewer.post(revoke).status_code == 403
+    response = csm.post(revoke, follow=True)
+    assert "no longer has access to the portal" in response.text
+    assert access_of(tenant_a, tenant_a.client.email).revoked_at is not None
+    assert client.get(portal).status_code == 404
+
+
 def test_resend_sends_a_fresh_link_and_revoke_locks_the_client_out_at_once(
     tenant_a, csm, django_capture_on_commit_callbacks
 ):

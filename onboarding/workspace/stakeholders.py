@@ -20,6 +20,7 @@ from onboarding.services import stakeholders as stakeholder_services
 from . import forms_delivery as f
 from .common import (
     GET_POST,
+    can_run,
     flash_error,
     is_closed,
     onboarding_or_404,
@@ -47,6 +48,7 @@ def _stakeholders_page(
         "invite_form": form
         or f.InviteForm(contacts=stakeholder_services.invitable_contacts(onboarding)),
         "handoff_missing": [] if is_closed(onboarding) else _handoff_missing(onboarding),
+        "can_revoke": can_run(request),
     }
     return page(request, "workspace/stakeholders.html", onboarding, "stakeholders", context, status)
 
