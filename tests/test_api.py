@@ -98,3 +98,75 @@ def test_the_api_refuses_a_dependency_loop(tenant_a):
     assert loop.status_code == 400 and "depends_on" in loop.json()
     with tenant_context(tenant_a.tenant):
         assert not first.depends_on.filter(pk=second.pk).exists()
+
+
+def test_the_api_edits_an_onboarding_within_the_rules_and_logs_it(tenant_a):
+    """Owners are the tenant's admins and CSMs; a closed onboarding is read-only here as on the
+    pages (its start date and owner feed the success metrics); every change is in the activity."""
+    from onboarding.models import ActivityEntry, Customer, Onboarding
+    from portal.tenancy.context import tenant_context
+
+    client = client_for(tenant_a, tenant_a.csm)
+    url = f"/api/v1/onboardings/{tenant_a.onboarding.pk}/"
+    viewer = client.patch(url, {"owner": tenant_a.viewer.pk}, content_type="application/json")
+    assert viewer.status_code == 400 and "owner" in viewer.json()
+    ok = client.patch(
+        url,
+        {"owner": tenant_a.admin.pk, "start_date": "2026-01-05", "name": "Renamed"},
+        content_type="application/json",
+    )
+    assert ok.status_code == 200 and ok.json()["name"] == "Renamed"
+    assert ok.json()["task_count"] > 0  # read back with its progress counts
+    with tenant_context(tenant_a.tenant):
+        onboarding = Onboarding.objects.get(pk=tenant_a.onboarding.pk)
+        assert onboarding.owner_id == tenant_a.admin.pk
+        assert str(onboarding.start_date) == "2026-01-05"
+        [entry] = ActivityEntry.objects.filter(onboarding=onboarding, text__contains="changed")
+        assert entry.text.endswith("changed the name, start date, owner")
+        Onboarding.objects.filter(pk=onboarding.pk).update(status="closed")
+        other = Customer.objects.create(name="Other customer")
+    refused = client.patch(
+        url,
+        {"name": "After close", "customer": other.pk, "start_date": "2020-01-01"},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400 and "closed" in str(refused.json())
+    with tenant_context(tenant_a.tenant):
+        after = Onboarding.objects.get(pk=onboarding.pk)
+    assert (after.name, after.customer_id, str(after.start_date)) == (
+        "Renamed",
+        tenant_a.onboarding.customer_id,
+        "2026-01-05",
+    )
+
+
+def test_the_api_keeps_a_tasks_named_owner_on_its_side(tenant_a):
+    from onboarding.models import Contact, Task
+    from portal.tenancy.context import tenant_context
+
+    with tenant_context(tenant_a.tenant):
+        vendor = Contact.objects.create(
+            onboarding=tenant_a.onboarding, side="vendor", name="Vera Vendor"
+        )
+        task = Task.objects.filter(onboarding=tenant_a.onboarding, owner_side="customer").first()
+    client = client_for(tenant_a, tenant_a.csm)
+    url = f"/api/v1/tasks/{task.pk}/"
+    wrong = client.patch(url, {"owner_contact": vendor.pk}, content_type="application/json")
+    assert wrong.status_code == 400
+    assert wrong.json()["owner_contact"] == ["Choose a person on the customer side, or nobody."]
+    created = client.post(
+        "/api/v1/tasks/",
+        {
+            "onboarding": tenant_a.onboarding.pk,
+            "title": "Vendor side",
+            "owner_side": "customer",
+            "owner_contact": vendor.pk,
+            "due_date": "2026-12-20",
+        },
+        content_type="application/json",
+    )
+    assert created.status_code == 400 and "owner_contact" in created.json()
+    both = client.patch(
+        url, {"owner_side": "vendor", "owner_contact": vendor.pk}, content_type="application/json"
+    )
+    assert both.status_code == 200 and both.json()["owner_contact"] == vendor.pk

@@ -893,7 +893,7 @@ WRITES = {
     "create-task/owner_contact": Write(
         "post",
         lambda a: "/api/v1/tasks/",
-        lambda a, v: _new_task(a, owner_contact=v),
+        lambda a, v: _new_task(a, owner_side="customer", owner_contact=v),
         "owner_contact",
         lambda s: s.world.contact.pk,
     ),
@@ -921,7 +921,7 @@ WRITES = {
     "update-task/owner_contact": Write(
         "patch",
         _task_url,
-        lambda a, v: {"owner_contact": v},
+        lambda a, v: {"owner_side": "customer", "owner_contact": v},
         "owner_contact",
         lambda s: s.world.contact.pk,
     ),

@@ -3,19 +3,19 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from accounts.models import User
 from onboarding.models import Contact, Customer, Milestone, Onboarding, Task
+from onboarding.services.onboardings import possible_owners
 
 from .fields import ScopedPrimaryKeyRelatedField
 
 
-def _members(serializer) -> object:
-    return User.objects.filter(memberships__tenant=serializer.context["request"].tenant)
+def _owners(serializer) -> object:
+    return possible_owners(serializer.context["request"].tenant)
 
 
 class OnboardingSerializer(serializers.ModelSerializer):
     customer = ScopedPrimaryKeyRelatedField(scope=lambda s: Customer.objects.all())
-    owner = ScopedPrimaryKeyRelatedField(scope=_members, allow_null=True, required=False)
+    owner = ScopedPrimaryKeyRelatedField(scope=_owners, allow_null=True, required=False)
     task_count = serializers.IntegerField(read_only=True)
     tasks_done = serializers.IntegerField(read_only=True)
     tasks_blocked = serializers.IntegerField(read_only=True)

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from onboarding.models import Onboarding, Task
 from onboarding.selectors import onboardings_with_progress
+from onboarding.services import onboardings as onboarding_services
 from onboarding.services import tasks as task_services
 
 from .serializers import OnboardingSerializer, TaskSerializer, django_errors
@@ -25,6 +26,19 @@ class OnboardingViewSet(
 
     def get_queryset(self):
         return onboardings_with_progress()
+
+    def perform_update(self, serializer):
+        try:
+            onboarding_services.update_onboarding(
+                self.request.tenant,
+                serializer.instance,
+                serializer.validated_data,
+                self.request.user,
+            )
+        except DjangoValidationError as exc:
+            raise django_errors(exc) from exc
+        # Read back with the progress counts the response shows.
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
 
 
 @extend_schema_view(

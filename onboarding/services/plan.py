@@ -45,7 +45,7 @@ from onboarding.models import (
     TaskDependency,
 )
 from onboarding.services.activity import record
-from onboarding.services.tasks import StaleVersion, create_task, update_task
+from onboarding.services.tasks import StaleVersion, create_task, update_task, wrong_side
 from portal.tenancy.context import current_tenant
 
 CLOSED = "This onboarding is closed; its plan is read-only."
@@ -132,9 +132,7 @@ def _check_refs(onboarding: Onboarding, fields: dict[str, Any]) -> None:
         if contact.onboarding_id != onboarding.pk:
             errors["owner_contact"] = UNKNOWN_CONTACT
         elif "owner_side" in fields and contact.side != fields["owner_side"]:
-            errors["owner_contact"] = (
-                f"Choose a person on the {fields['owner_side']} side, or nobody."
-            )
+            errors["owner_contact"] = wrong_side(fields["owner_side"])
     if errors:
         raise ValidationError(errors)
 

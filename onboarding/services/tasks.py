@@ -24,12 +24,24 @@ def _check_status(status: str, blocked_reason: str) -> None:
         raise ValidationError({"blocked_reason": "Say what blocks the task."})
 
 
+def wrong_side(side: str) -> str:
+    return f"Choose a person on the {side} side, or nobody."
+
+
+def _check_owner(side: str, contact) -> None:
+    """A task's named owner sits on its owner side: a vendor task names one of the vendor's
+    people, whom reminders then reach, never a customer's contact (or the other way round)."""
+    if contact is not None and contact.side != side:
+        raise ValidationError({"owner_contact": wrong_side(side)})
+
+
 @transaction.atomic
 def create_task(onboarding: Onboarding, *, depends_on: list[Task] | None = None, **fields) -> Task:
     if onboarding.status == Onboarding.Status.CLOSED:
         raise ValidationError("This onboarding is closed; its plan is read-only.")
     _check_status(fields.get("status", Task.Status.NOT_STARTED), fields.get("blocked_reason", ""))
     task = Task(onboarding=onboarding, **fields)
+    _check_owner(task.owner_side, task.owner_contact)
     if task.status == Task.Status.COMPLETE:
         task.completed_at = timezone.now()
     if task.status == Task.Status.BLOCKED:
@@ -64,6 +76,11 @@ def update_task(
     """Apply changes if nobody saved the task since `expected_version`; else raise StaleVersion."""
     if task.onboarding.status == Onboarding.Status.CLOSED:
         raise ValidationError("This onboarding is closed; its plan is read-only.")
+    if {"owner_side", "owner_contact"} & set(changes):
+        _check_owner(
+            changes.get("owner_side", task.owner_side),
+            changes["owner_contact"] if "owner_contact" in changes else task.owner_contact,
+        )
     status = changes.get("status", task.status)
     reason = changes.get("blocked_reason", task.blocked_reason if status == "blocked" else "")
     _check_status(status, reason)

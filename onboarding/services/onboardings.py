@@ -1,0 +1,58 @@
+"""Changes to an onboarding's own fields (name, customer, model, start date, owner), as the API
+makes them. The phase moves only through services.phases and the close review."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+
+from accounts.models import Role, Tenant, User
+from onboarding.models import Onboarding
+from onboarding.services.activity import record
+
+CLOSED = "This onboarding is closed; it is read-only."
+OWNER_ROLES = (Role.ADMIN, Role.CSM)
+NOT_AN_OWNER = "Choose an active admin or CSM of this workspace."
+FIELDS = {
+    "name": "name",
+    "customer": "customer",
+    "model": "model",
+    "start_date": "start date",
+    "owner": "owner",
+}
+
+
+def possible_owners(tenant: Tenant) -> QuerySet[User]:
+    """Who may run an onboarding: the tenant's active admins and CSMs."""
+    return User.objects.filter(
+        is_active=True, memberships__tenant=tenant, memberships__role__in=OWNER_ROLES
+    ).distinct()
+
+
+@transaction.atomic
+def update_onboarding(
+    tenant: Tenant, onboarding: Onboarding, changes: dict[str, Any], by: User
+) -> Onboarding:
+    """Apply `changes` (keys of FIELDS) and log them in the activity. Refused once closed: the
+    start date and owner of a closed onboarding are its success metrics' inputs (time to first
+    value, day-30/day-90), which stay as they were at the close."""
+    unknown = set(changes) - set(FIELDS)
+    if unknown:
+        raise ValueError(f"Not changeable here: {sorted(unknown)}")
+    current = Onboarding.objects.select_for_update().get(pk=onboarding.pk)
+    if current.status == Onboarding.Status.CLOSED:
+        raise ValidationError(CLOSED)
+    owner = changes.get("owner")
+    if owner is not None and not possible_owners(tenant).filter(pk=owner.pk).exists():
+        raise ValidationError({"owner": NOT_AN_OWNER})
+    changed = [f for f in FIELDS if f in changes and getattr(current, f) != changes[f]]
+    for field in changed:
+        setattr(current, field, changes[field])
+    if changed:
+        current.save(update_fields=changed)
+        who = by.get_full_name() or by.email
+        record(current, by, f"{who} changed the {', '.join(FIELDS[f] for f in changed)}")
+    return current
