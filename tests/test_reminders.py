@@ -12,13 +12,14 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import Membership, Tenant
+from accounts.models import Membership, Tenant, User
 from onboarding.models import (
     Contact,
     DigestRun,
     Milestone,
     NotificationOptOut,
     Onboarding,
+    PortalAccess,
     ReminderDigest,
     ReminderItem,
     Task,
@@ -201,6 +202,44 @@ def test_a_colleague_who_left_is_not_reached_through_their_vendor_contact(world)
         ("due_today", "Configure SSO"),
         ("blocked", "Blocked long"),
     }
+
+
+def test_people_cut_off_from_the_onboarding_get_none_of_its_reminders(world):
+    """A client whose portal access was revoked is told nothing more of the onboarding (their
+    tasks, its milestones, its escalations); nor is anyone whose account is deactivated, even
+    when a contact names them only by address."""
+    with tenant_context(world.tenant):
+        Contact.objects.filter(pk=world.contact.pk).update(
+            is_primary=True, is_escalation_contact=True
+        )
+        Milestone.objects.create(
+            onboarding=world.onboarding, name="Go-live", due_date=TODAY + dt.timedelta(days=5)
+        )
+        gone = Contact.objects.create(
+            onboarding=world.onboarding, side="vendor", name="Vic", email=world.viewer.email
+        )
+    task(world, "Client task", TODAY)
+    task(world, "Vendor task", TODAY, side="vendor", contact=gone)
+    blocked_task(world, "Blocked long", days=3)
+    with tenant_context(world.tenant):  # the control: both reached while they may be
+        reminders.build_digests(world.tenant, TODAY, NOON)
+        reached = items_by_recipient(world)
+        assert reached[world.contact.email] == {
+            ("due_today", "Client task"),
+            ("milestone", "Go-live"),
+            ("blocked", "Blocked long"),
+        }
+        assert reached[world.viewer.email] == {("due_today", "Vendor task")}
+        ReminderItem.objects.all().delete()
+        ReminderDigest.objects.all().delete()
+        DigestRun.objects.all().delete()
+        PortalAccess.objects.filter(user=world.client).update(revoked_at=timezone.now())
+    User.objects.filter(pk=world.viewer.pk).update(is_active=False)
+    sweep(world)
+    reached = items_by_recipient(world)
+    assert world.contact.email not in reached and world.viewer.email not in reached
+    assert reached[world.csm.email] >= {("due_today", "Vendor task"), ("blocked", "Blocked long")}
+    assert {m.to[0] for m in mail.outbox} == {world.csm.email}
 
 
 def test_a_task_owned_by_another_onboardings_contact_reminds_nobody_there(world):

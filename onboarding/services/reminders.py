@@ -41,6 +41,7 @@ from onboarding.models import (
     Milestone,
     NotificationOptOut,
     Onboarding,
+    PortalAccess,
     ReminderDigest,
     ReminderItem,
     ReminderKind,
@@ -150,22 +151,31 @@ def _sources() -> str:
     csm = f"""{user} u ON u.id = o.owner_id AND u.is_active AND EXISTS (
         SELECT 1 FROM {_t(Membership)} mb WHERE mb.user_id = u.id AND mb.tenant_id = o.tenant_id)"""
 
-    # The same for a vendor-side contact who is one of the tenant's people (the CRM import links
-    # the owning CSM's own contact, often the vendor's escalation contact): reached through the
-    # contact, someone who left would still be emailed. A vendor task whose contact is skipped
-    # falls back to the owning CSM, as an unnamed one does.
-    def still_here(c: str) -> str:
-        return f"""({c}.side <> 'vendor' OR {c}.user_id IS NULL OR EXISTS (
-            SELECT 1 FROM {user} cu JOIN {_t(Membership)} cm
-              ON cm.user_id = cu.id AND cm.tenant_id = {c}.tenant_id
-            WHERE cu.id = {c}.user_id AND cu.is_active))"""
+    access = _t(PortalAccess)
+
+    # A contact is emailed while the onboarding may still tell them things: not when their
+    # account is deactivated, when they are the vendor's person whose membership ended (the CRM
+    # import links the owning CSM's own contact, often the escalation contact and the named
+    # owner of vendor tasks), or when the customer's person's portal access was revoked. A vendor
+    # task whose contact is skipped falls back to the owning CSM, as an unnamed one does.
+    def reachable(c: str) -> str:
+        return f"""NOT EXISTS (
+            SELECT 1 FROM {user} cu
+            WHERE (cu.id = {c}.user_id OR cu.email = {c}.email) AND NOT cu.is_active)
+          AND ({c}.side <> 'vendor' OR {c}.user_id IS NULL OR EXISTS (
+            SELECT 1 FROM {_t(Membership)} cm
+            WHERE cm.user_id = {c}.user_id AND cm.tenant_id = {c}.tenant_id))
+          AND NOT EXISTS (
+            SELECT 1 FROM {access} pa
+            WHERE pa.tenant_id = {c}.tenant_id AND pa.onboarding_id = {c}.onboarding_id
+              AND pa.user_id = {c}.user_id AND pa.revoked_at IS NOT NULL)"""
 
     columns = "t.tenant_id, t.id AS task_id, CAST(NULL AS BIGINT) AS milestone_id, 'task:' || t.id"
     open_tasks = f"""{task} t
         JOIN {onb} o ON o.id = t.onboarding_id AND o.tenant_id = t.tenant_id"""
     owned_tasks = f"""{open_tasks}
         LEFT JOIN {contact} c ON c.id = t.owner_contact_id AND c.tenant_id = t.tenant_id
-         AND c.onboarding_id = t.onboarding_id AND {still_here("c")}
+         AND c.onboarding_id = t.onboarding_id AND {reachable("c")}
         LEFT JOIN {csm}"""
     blocked = """t.tenant_id = %(tenant)s AND t.status = 'blocked'
         AND t.blocked_on < %(blocked_by)s AND o.status <> 'closed'"""
@@ -204,7 +214,7 @@ def _sources() -> str:
         SELECT {columns}, 'blocked', t.blocked_on, LOWER(ec.email)
         FROM {open_tasks}
         JOIN {contact} ec ON ec.onboarding_id = o.id AND ec.tenant_id = t.tenant_id
-         AND ec.is_escalation_contact AND {still_here("ec")}
+         AND ec.is_escalation_contact AND {reachable("ec")}
         WHERE {blocked}
         UNION ALL
         -- milestones coming up: to the owning CSM ...
@@ -216,7 +226,7 @@ def _sources() -> str:
         SELECT {milestone_columns}, 'milestone', m.due_date, LOWER(pc.email)
         FROM {approaching}
         JOIN {contact} pc ON pc.onboarding_id = o.id AND pc.tenant_id = m.tenant_id
-         AND pc.is_primary AND pc.side = 'customer'
+         AND pc.is_primary AND pc.side = 'customer' AND {reachable("pc")}
         WHERE {milestone_where}
     """  # noqa: S608
 
