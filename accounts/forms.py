@@ -7,12 +7,11 @@ the views hand `cleaned_data` to accounts.services_branding.
 
 from __future__ import annotations
 
-import zoneinfo
-
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import MinValueValidator
 
 from onboarding.models import FaqEntry, KeyContact
 
@@ -26,7 +25,7 @@ from .content_safety import (
     reencode_image,
     video_embed_url,
 )
-from .models import Tenant, TenantDomain
+from .models import Tenant, TenantDomain, time_zone_names
 from .services_reminders import FIELDS as REMINDER_FIELDS
 
 WCAG_AA = 4.5
@@ -239,11 +238,18 @@ class ReminderSettingsForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["time_zone"].choices = [(z, z) for z in sorted(zoneinfo.available_timezones())]
+        self.fields["time_zone"].choices = [(z, z) for z in time_zone_names()]
         for name in (
             "reminder_days_ahead",
             "overdue_repeat_days",
             "blocked_escalation_days",
             "milestone_days_ahead",
         ):
-            self.fields[name].widget.attrs.update({"min": 1, "step": 1})
+            # The model's own bounds, so that -3 and 0 get the same answer (a positive integer
+            # field alone would first say ">= 0").
+            field, bounds = self.fields[name], Tenant._meta.get_field(name).validators
+            lowest = next(v.limit_value for v in bounds if isinstance(v, MinValueValidator))
+            field.validators = [v for v in field.validators if not isinstance(v, MinValueValidator)]
+            field.min_value = lowest
+            field.validators.append(MinValueValidator(field.min_value))
+            field.widget.attrs.update({"min": field.min_value, "step": 1})

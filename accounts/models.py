@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import secrets
 import zoneinfo
 
@@ -24,8 +25,18 @@ def default_handoff_required_fields() -> list[str]:
     return ["goals", "stakeholders", "commitments", "contract_value", "seats", "renewal_date"]
 
 
+# Not zones a tenant lives in: "localtime" is whatever the server's clock is set to, "Factory"
+# a placeholder that names itself "-00".
+NOT_PLACES = {"localtime", "Factory"}
+
+
+@functools.cache
+def time_zone_names() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones() - NOT_PLACES))
+
+
 def validate_time_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if value not in time_zone_names():
         raise ValidationError(f"{value!r} is not a known time zone.")
 
 

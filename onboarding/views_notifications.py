@@ -30,7 +30,14 @@ def preferences(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = PreferencesForm(request.POST)
         if form.is_valid():
-            reminders.set_preferences(email, set(form.cleaned_data["kinds"]))
+            kinds = set(form.cleaned_data["kinds"])
+            reminders.set_preferences(email, kinds)
+            messages.success(
+                request,
+                "Saved. Your daily reminder email will contain only what is ticked."
+                if kinds
+                else "Saved. You will get no reminder emails.",
+            )
             return redirect("notification-preferences")
     else:
         off = reminders.opted_out_kinds(email)

@@ -337,7 +337,7 @@ class TestPage:
     def test_filters_apply_and_bad_ones_are_reported(self, fx, frozen_now):
         client = member_client(fx, fx.carol)
         html = client.get("/app/metrics/?model=low").content.decode()
-        assert "1 onboarding match the filters" in html
+        assert "1 onboarding matches the filters" in html
         assert "export.csv?model=low" in html
         bad = client.get("/app/metrics/?model=nope&month=13-2025")
         assert bad.status_code == 200

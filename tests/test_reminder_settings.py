@@ -66,6 +66,10 @@ def test_an_admin_sets_the_schedule_and_the_sweep_follows_it(tenant_a):
     ("field", "value", "message"),
     [
         ("reminder_days_ahead", "0", "greater than or equal to 1"),
+        ("overdue_repeat_days", "-3", "greater than or equal to 1"),  # not ">= 0" first
+        ("milestone_days_ahead", "-1", "greater than or equal to 1"),
+        ("time_zone", "localtime", "Select a valid choice"),  # the server's zone, not a place
+        ("time_zone", "Factory", "Select a valid choice"),
         ("overdue_repeat_days", "31", "less than or equal to 30"),
         ("blocked_escalation_days", "two", "Enter a whole number"),
         ("digest_hour", "24", "Select a valid choice"),

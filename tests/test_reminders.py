@@ -347,6 +347,10 @@ def test_preferences_page_for_a_signed_in_user(world):
     client = client_for(world, world.client)
     page = client.get("/notifications/")
     assert page.status_code == 200 and "Overdue" in page.text
+    saved = client.post("/notifications/", {"kinds": ["due_today"]}, follow=True)
+    assert "Saved. Your daily reminder email will contain only what is ticked." in saved.text
+    none = client.post("/notifications/", {}, follow=True)
+    assert "Saved. You will get no reminder emails." in none.text
     client.post("/notifications/", {"kinds": ["due_today"]})
     with tenant_context(world.tenant):
         assert reminders.opted_out_kinds(world.client.email) == {

@@ -52,7 +52,8 @@ class TaskForm(forms.Form):
         queryset=None,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Tasks that must be complete before this one can finish.",
+        help_text="What this task waits for. Both sides see it under the task, ticked as each "
+        "is done; it does not stop anyone from completing this one.",
     )
     shift_dependents = forms.BooleanField(required=False, initial=True)
     version = forms.IntegerField(required=False, widget=forms.HiddenInput)
