@@ -291,11 +291,17 @@ def client_task_page(onboarding: Onboarding, task_id: int) -> TaskPage | None:
         onboarding=onboarding,
         task=task,
         comments=task_comments(task, include_internal=False),
-        attachments=list(
-            task.attachments.select_related("uploaded_by")
-            .annotate(uploader_name=known_name("uploaded_by", "task__onboarding"))
-            .order_by("created_at")
-        ),
+        attachments=task_attachments(task),
+    )
+
+
+def task_attachments(task: Task) -> list[TaskAttachment]:
+    """The task's files, oldest first, each with the name its onboarding knows the uploader by
+    (`uploader_name`): one query."""
+    return list(
+        task.attachments.select_related("uploaded_by")
+        .annotate(uploader_name=known_name("uploaded_by", "task__onboarding"))
+        .order_by("created_at", "id")
     )
 
 

@@ -29,6 +29,7 @@ from accounts.access import client_required, membership_of
 from accounts.content_safety import MAX_ATTACHMENT_BYTES
 from accounts.services import find_sign_in_link, redeem_sign_in_link
 from onboarding import ics
+from onboarding.downloads import attachment_response
 from onboarding.form_handling import apply_errors
 from onboarding.models import Onboarding, Side, Task, TaskAttachment, TrainingResource
 from onboarding.selectors import (
@@ -42,7 +43,6 @@ from onboarding.services import portal as portal_services
 from onboarding.services.portal import NotAllowed
 from onboarding.services.tasks import StaleVersion
 
-SAFE_ATTACHMENT_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/webp"}
 WELCOME_SNIPPET = "portal/_welcome.html"
 KEY_CONTACTS_SNIPPET = "portal/_key_contacts.html"
 
@@ -315,21 +315,7 @@ def attachment_download(
     ).first()
     if attachment is None or request.method not in ("GET", "HEAD"):
         raise Http404
-    content_type = attachment.content_type
-    if content_type not in SAFE_ATTACHMENT_TYPES:
-        content_type = "application/octet-stream"
-    response = FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=True,
-        filename=attachment.original_name,
-        content_type=content_type,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    # Even if a browser ever rendered it, the file could run nothing and load nothing.
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox; frame-ancestors 'none'"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return attachment_response(attachment)
 
 
 def _resource_or_404(onboarding: Onboarding, resource_id: int) -> TrainingResource:

@@ -756,6 +756,42 @@ def test_the_csm_sees_what_the_client_did(tenant_a):
     assert 'class="status-complete"' in plan_row
 
 
+def test_the_team_sees_the_clients_status_changes_and_files(tenant_a):
+    """What the customer does in the portal is in the onboarding's activity, and the files they
+    attach are listed with the task and downloadable by every member of the team, as safely as
+    in the portal; another onboarding's file is not reached through this task."""
+    client = portal_client(tenant_a)
+    task = customer_tasks(tenant_a)[0]
+    client.post(
+        task_url(tenant_a, task, "status/"),
+        {"status": "blocked", "blocked_reason": "Waiting for IT", "version": task.version},
+    )
+    client.post(task_url(tenant_a, task, "status/"), {"status": "complete", "version": 2})
+    upload(client, tenant_a, task, "export.csv", b"a,b\n1,2\n")
+    name = tenant_a.contact.name
+    activity = client_for(tenant_a, tenant_a.csm).get(
+        f"/app/onboardings/{tenant_a.onboarding.pk}/activity/"
+    )
+    assert f"{name} marked “{task.title}” blocked (Waiting for IT) in the portal." in activity.text
+    assert f"{name} marked “{task.title}” complete in the portal." in activity.text
+    assert f"{name} attached “export.csv” to “{task.title}” in the portal." in activity.text
+
+    plan = f"/app/onboardings/{tenant_a.onboarding.pk}/plan/"
+    viewer = client_for(tenant_a, tenant_a.viewer)
+    assert "· 1 file<" in viewer.get(plan).text
+    panel = viewer.get(f"{plan}tasks/{task.pk}/comments/").text
+    href = re.search(r'<a href="([^"]+/files/\d+/)" download>export.csv</a>', panel)[1]
+    assert name in panel
+    download = viewer.get(href)
+    assert download.status_code == 200 and b"".join(download.streaming_content) == b"a,b\n1,2\n"
+    assert download["Content-Type"] == "application/octet-stream"
+    assert download["Content-Disposition"].startswith("attachment")
+    assert "sandbox" in download["Content-Security-Policy"]
+    other = customer_tasks(tenant_a)[1]
+    assert viewer.get(href.replace(f"/tasks/{task.pk}/", f"/tasks/{other.pk}/")).status_code == 404
+    assert client.get(href).status_code in (302, 403, 404)  # the client has no workspace
+
+
 def test_workspace_detail_queries_do_not_grow_with_engagement(tenant_a):
     csm = client_for(tenant_a, tenant_a.csm)
     url = f"/app/onboardings/{tenant_a.onboarding.pk}/"

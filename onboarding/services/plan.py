@@ -715,7 +715,10 @@ def plan_board(onboarding: Onboarding, *, today: dt.date | None = None) -> PlanB
     milestones = milestone_progress(onboarding)
     tasks = list(
         onboarding.tasks.select_related("owner_contact")
-        .annotate(comment_count=Count("comments"))
+        .annotate(
+            comment_count=Count("comments", distinct=True),
+            file_count=Count("attachments", distinct=True),
+        )
         .prefetch_related(
             Prefetch(
                 "depends_on",

@@ -34,6 +34,8 @@ from onboarding.models import (
     TrainingCompletion,
     TrainingResource,
 )
+from onboarding.people import name_of
+from onboarding.services.activity import record
 from onboarding.services.tasks import update_task
 
 VISIT_THROTTLE = dt.timedelta(minutes=30)
@@ -95,7 +97,16 @@ def client_update_task_status(
     changes = {"status": status}
     if status == Task.Status.BLOCKED:
         changes["blocked_reason"] = blocked_reason
-    return update_task(task, changes, expected_version=expected_version)
+    before = task.status
+    with transaction.atomic():
+        task = update_task(task, changes, expected_version=expected_version)
+        if task.status != before:  # the team sees what the customer did, as its own edits
+            how = task.get_status_display().lower()
+            if task.status == Task.Status.BLOCKED:
+                how = f"blocked ({task.blocked_reason})"
+            who = name_of(user, task.onboarding)
+            record(task.onboarding, user, f"{who} marked “{task.title}” {how} in the portal.")
+    return task
 
 
 def add_comment(user: User, task: Task, body: str) -> TaskComment:
@@ -144,7 +155,14 @@ def add_attachment(user: User, task: Task, upload) -> TaskAttachment:
     # No extension and no part of the client's name reaches the file system.
     attachment.file.save(secrets.token_hex(16), ContentFile(data), save=False)
     try:
-        attachment.save()
+        with transaction.atomic():
+            attachment.save()
+            who = name_of(user, task.onboarding)
+            record(
+                task.onboarding,
+                user,
+                f"{who} attached “{attachment.original_name}” to “{task.title}” in the portal.",
+            )
     except Exception:
         attachment.file.delete(save=False)
         raise

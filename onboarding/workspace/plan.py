@@ -26,6 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import member_required
 from onboarding import selectors
+from onboarding.downloads import attachment_response
 from onboarding.form_handling import apply_errors
 from onboarding.models import Onboarding, Task
 from onboarding.services import comments as comment_services
@@ -368,9 +369,24 @@ def task_comments(request: HttpRequest, onboarding_id: int, task_id: int) -> Htt
     context = {
         "task": task,
         "comments": selectors.task_comments(task, include_internal=True),
+        "files": selectors.task_attachments(task),
         "form": form,
         "can_comment": can_comment,
     }
     return render_fragment(
         request, onboarding, "workspace/_task_comments.html", context, status=status
     )
+
+
+@member_required()
+@require_http_methods(["GET", "HEAD"])
+def task_file(
+    request: HttpRequest, onboarding_id: int, task_id: int, attachment_id: int
+) -> HttpResponse:
+    """A file the customer attached to a task, for every member of the team."""
+    onboarding = plan_onboarding_or_404(onboarding_id)
+    task = task_or_404(onboarding, task_id)
+    attachment = task.attachments.filter(pk=attachment_id).first()
+    if attachment is None:
+        raise Http404
+    return attachment_response(attachment)

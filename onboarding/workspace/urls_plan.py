@@ -16,6 +16,7 @@ urlpatterns = [
     path(TASK + "delete/", plan.task_delete, name="task-delete"),
     path(TASK + "move/", plan.task_move, name="task-move"),
     path(TASK + "comments/", plan.task_comments, name="task-comments"),
+    path(TASK + "files/<int:attachment_id>/", plan.task_file, name="task-file"),
     path(PLAN + "milestones/add/", plan_milestones.milestone_add, name="milestone-add"),
     path(MILESTONE + "edit/", plan_milestones.milestone_edit, name="milestone-edit"),
     path(MILESTONE + "delete/", plan_milestones.milestone_delete, name="milestone-delete"),
