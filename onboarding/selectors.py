@@ -209,8 +209,9 @@ def portal_page(onboarding: Onboarding, user: User, *, today: dt.date | None = N
             groups.setdefault(resource.audience.strip() or "Everyone", []).append(resource)
 
     onboardings = list(client_onboardings(user))
-    next_step = next_client_step(tasks)
     nps_open = onboarding.status == Onboarding.Status.CLOSED
+    # Closed, nothing is a next step any more: what was left open was carried forward.
+    next_step = None if nps_open else next_client_step(tasks)
     return PortalPage(
         onboarding=onboarding,
         tasks=tasks,
@@ -228,7 +229,7 @@ def portal_page(onboarding: Onboarding, user: User, *, today: dt.date | None = N
         training_done=sum(1 for rs in groups.values() for r in rs if r.done_at),
         faqs=list(FaqEntry.objects.all()),
         next_step=next_step,
-        next_watch=None if next_step else next_to_watch(tasks, milestones),
+        next_watch=None if next_step or nps_open else next_to_watch(tasks, milestones),
         progress=progress_percent(done, len(tasks)),
         tasks_done=done,
         onboardings=onboardings,

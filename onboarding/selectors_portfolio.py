@@ -82,8 +82,15 @@ def with_portfolio_figures(queryset: QuerySet[Onboarding], today: dt.date) -> Qu
             default=_task_count(due_date__lt=today, status__in=OPEN_STATUSES),
             output_field=IntegerField(),
         ),
-        next_milestone_name=Subquery(next_milestone.values("name")[:1]),
-        next_milestone_date=Subquery(next_milestone.values("due_date")[:1]),
+        # Nor is anything next once closed.
+        next_milestone_name=Case(
+            When(status=Onboarding.Status.CLOSED, then=Value(None)),
+            default=Subquery(next_milestone.values("name")[:1]),
+        ),
+        next_milestone_date=Case(
+            When(status=Onboarding.Status.CLOSED, then=Value(None)),
+            default=Subquery(next_milestone.values("due_date")[:1]),
+        ),
     ).annotate(
         progress=Case(
             When(task_count=0, then=Value(0.0)),

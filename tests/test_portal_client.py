@@ -316,6 +316,13 @@ def test_closed_onboarding_plan_is_read_only(tenant_a):
     assert reload(tenant_a, task).status == "not_started"
     page = client.get(f"/portal/o/{tenant_a.onboarding.pk}/").text
     assert "/status/" not in page
+    # Once the NPS question is answered, nothing left open is offered as a next step.
+    with tenant_context(tenant_a.tenant):
+        NpsResponse.objects.create(onboarding=tenant_a.onboarding, user=tenant_a.client, score=9)
+    page = client.get(f"/portal/o/{tenant_a.onboarding.pk}/").text
+    step = page.split('data-testid="next-step"')[1].split("</div>")[0]
+    assert "This onboarding is closed" in step and task.title not in step
+    assert "overdue" not in step and "Next to watch" not in step
     refused = client.post(task_url(tenant_a, task, "comments/"), {"body": "late"})
     assert refused.status_code == 400 and "read-only" in refused.text
     refused = upload(client, tenant_a, task, "late.pdf", b"%PDF-1.4")

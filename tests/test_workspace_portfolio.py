@@ -156,7 +156,13 @@ def test_each_row_shows_progress_next_milestone_overdue_blocked_and_health():
     shop.score(acme, "red", 12.0, days_ago=0, kind="day30")  # a snapshot is not the current
     shop.onboarding("Bare", tasks=(), milestones=())
     # A closed onboarding's open, past-due tasks are carried forward, not overdue.
-    shop.onboarding("Done Co", status="closed", tasks=(("not_started", -4),))
+    # ... and a milestone it left unmet is neither next nor late.
+    shop.onboarding(
+        "Done Co",
+        status="closed",
+        tasks=(("not_started", -4),),
+        milestones=(("Go-live", -3, False),),
+    )
 
     response = shop.client("casey").get("/app/")
     assert response.status_code == 200
@@ -169,7 +175,7 @@ def test_each_row_shows_progress_next_milestone_overdue_blocked_and_health():
     bare = rows["Bare"]
     assert (bare.progress, bare.overdue_count, bare.next_milestone_name) == (0, 0, None)
     assert bare.health_band is None
-    assert rows["Done Co"].overdue_count == 0
+    assert rows["Done Co"].overdue_count == 0 and rows["Done Co"].next_milestone_name is None
 
     html = response.text
     row = html.split(f'data-onboarding="{acme.pk}"')[1].split("</tr>")[0]
