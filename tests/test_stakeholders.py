@@ -159,6 +159,8 @@ def test_access_to_a_closed_onboarding_can_still_be_revoked(tenant_a, csm):
     viewer = client_for(tenant_a, tenant_a.viewer)
     assert revoke not in viewer.get(url(tenant_a, "stakeholders")).text
     assert viewer.post(revoke).status_code == 403
+    confirm = csm.get(revoke).text
+    assert "Revoke access</button>" in confirm and "Admins and CSMs manage" not in confirm
     response = csm.post(revoke, follow=True)
     assert "no longer has access to the portal" in response.text
     assert access_of(tenant_a, tenant_a.client.email).revoked_at is not None

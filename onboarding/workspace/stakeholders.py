@@ -122,6 +122,5 @@ def stakeholder_revoke(request: HttpRequest, onboarding_id: int, access_id: int)
         else:
             messages.success(request, f"{access.contact.name} no longer has access to the portal.")
         return redirect(back)
-    return page(
-        request, "workspace/stakeholder_revoke.html", onboarding, "stakeholders", {"access": access}
-    )
+    context = {"access": access, "can_revoke": can_run(request)}
+    return page(request, "workspace/stakeholder_revoke.html", onboarding, "stakeholders", context)
