@@ -204,6 +204,28 @@ def test_a_colleague_who_left_is_not_reached_through_their_vendor_contact(world)
     }
 
 
+def test_a_colleague_who_left_is_not_reached_through_a_contact_naming_only_their_address(world):
+    """The stakeholder editor stores a vendor person by address, unlinked; once their membership
+    ends (account still active), the address alone no longer reaches the onboarding's news. A
+    vendor person with no account at all is still reached."""
+    with tenant_context(world.tenant):
+        kept = dict(onboarding=world.onboarding, side="vendor", is_escalation_contact=True)
+        Contact.objects.create(name="Vic", email=world.viewer.email, **kept)
+        Contact.objects.create(name="Partner", email="se@partner.example", **kept)
+    blocked_task(world, "Blocked long", days=3)
+    with tenant_context(world.tenant):  # the control: both reached while Vic is a member
+        reminders.build_digests(world.tenant, TODAY, NOON)
+        assert world.viewer.email in items_by_recipient(world)
+        ReminderItem.objects.all().delete()
+        ReminderDigest.objects.all().delete()
+        DigestRun.objects.all().delete()
+        Membership.objects.filter(user=world.viewer).delete()
+    sweep(world)
+    reached = items_by_recipient(world)
+    assert world.viewer.email not in reached
+    assert reached["se@partner.example"] == {("blocked", "Blocked long")}
+
+
 def test_people_cut_off_from_the_onboarding_get_none_of_its_reminders(world):
     """A client whose portal access was revoked is told nothing more of the onboarding (their
     tasks, its milestones, its escalations); nor is anyone whose account is deactivated, even

@@ -154,17 +154,18 @@ def _sources() -> str:
     access = _t(PortalAccess)
 
     # A contact is emailed while the onboarding may still tell them things: not when their
-    # account is deactivated, when they are the vendor's person whose membership ended (the CRM
-    # import links the owning CSM's own contact, often the escalation contact and the named
-    # owner of vendor tasks), or when the customer's person's portal access was revoked. A vendor
-    # task whose contact is skipped falls back to the owning CSM, as an unnamed one does.
+    # account is deactivated; not when they are the vendor's person with an account (linked, as
+    # the CRM import links the owning CSM's own contact, or by address, as the stakeholder editor
+    # stores them) but no membership any more; not when the customer's person's portal access
+    # was revoked. A vendor person without any account is still emailed. A vendor task whose
+    # contact is skipped falls back to the owning CSM, as an unnamed one does.
     def reachable(c: str) -> str:
         return f"""NOT EXISTS (
             SELECT 1 FROM {user} cu
-            WHERE (cu.id = {c}.user_id OR cu.email = {c}.email) AND NOT cu.is_active)
-          AND ({c}.side <> 'vendor' OR {c}.user_id IS NULL OR EXISTS (
-            SELECT 1 FROM {_t(Membership)} cm
-            WHERE cm.user_id = {c}.user_id AND cm.tenant_id = {c}.tenant_id))
+            WHERE (cu.id = {c}.user_id OR cu.email = {c}.email)
+              AND (NOT cu.is_active OR ({c}.side = 'vendor' AND NOT EXISTS (
+                SELECT 1 FROM {_t(Membership)} cm
+                WHERE cm.user_id = cu.id AND cm.tenant_id = {c}.tenant_id))))
           AND NOT EXISTS (
             SELECT 1 FROM {access} pa
             WHERE pa.tenant_id = {c}.tenant_id AND pa.onboarding_id = {c}.onboarding_id
