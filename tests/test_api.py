@@ -103,6 +103,7 @@ def test_the_api_refuses_a_dependency_loop(tenant_a):
 def test_the_api_edits_an_onboarding_within_the_rules_and_logs_it(tenant_a):
     """Owners are the tenant's admins and CSMs; a closed onboarding is read-only here as on the
     pages (its start date and owner feed the success metrics); every change is in the activity."""
+    from accounts.models import Membership
     from onboarding.models import ActivityEntry, Customer, Onboarding
     from portal.tenancy.context import tenant_context
 
@@ -123,6 +124,18 @@ def test_the_api_edits_an_onboarding_within_the_rules_and_logs_it(tenant_a):
         assert str(onboarding.start_date) == "2026-01-05"
         [entry] = ActivityEntry.objects.filter(onboarding=onboarding, text__contains="changed")
         assert entry.text.endswith("changed the name, start date, owner")
+    # The owner leaves: the row's own round trip still saves, naming them again does not fail.
+    with tenant_context(tenant_a.tenant):
+        Membership.objects.filter(user=tenant_a.admin).delete()
+    row = client.get(url).json()
+    row["name"] = "Renamed again"
+    again = client.put(url, row, content_type="application/json")
+    assert again.status_code == 200 and again.json()["owner"] == tenant_a.admin.pk
+    back = client.patch(url, {"owner": tenant_a.csm.pk}, content_type="application/json")
+    assert back.status_code == 200
+    gone = client.patch(url, {"owner": tenant_a.admin.pk}, content_type="application/json")
+    assert gone.status_code == 400 and "owner" in gone.json()  # not named anew
+    with tenant_context(tenant_a.tenant):
         Onboarding.objects.filter(pk=onboarding.pk).update(status="closed")
         other = Customer.objects.create(name="Other customer")
     refused = client.patch(
@@ -134,7 +147,7 @@ def test_the_api_edits_an_onboarding_within_the_rules_and_logs_it(tenant_a):
     with tenant_context(tenant_a.tenant):
         after = Onboarding.objects.get(pk=onboarding.pk)
     assert (after.name, after.customer_id, str(after.start_date)) == (
-        "Renamed",
+        "Renamed again",
         tenant_a.onboarding.customer_id,
         "2026-01-05",
     )
@@ -170,3 +183,10 @@ def test_the_api_keeps_a_tasks_named_owner_on_its_side(tenant_a):
         url, {"owner_side": "vendor", "owner_contact": vendor.pk}, content_type="application/json"
     )
     assert both.status_code == 200 and both.json()["owner_contact"] == vendor.pk
+    # The contact moves sides later (the stakeholder editor allows it): saving the task back
+    # as it is still works; only a change of owner is checked.
+    with tenant_context(tenant_a.tenant):
+        Contact.objects.filter(pk=vendor.pk).update(side="customer")
+    row = client.get(url).json()
+    row["status"] = "in_progress"
+    assert client.put(url, row, content_type="application/json").status_code == 200

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
 from rest_framework import serializers
 
+from accounts.models import User
 from onboarding.models import Contact, Customer, Milestone, Onboarding, Task
 from onboarding.services.onboardings import possible_owners
 
@@ -10,7 +12,11 @@ from .fields import ScopedPrimaryKeyRelatedField
 
 
 def _owners(serializer) -> object:
-    return possible_owners(serializer.context["request"].tenant)
+    """Who may be named owner, plus the one it has: a CSM who left keeps their onboardings until
+    they are reassigned, and a round trip of the row must not fail over them."""
+    owners = Q(pk__in=possible_owners(serializer.context["request"].tenant).values("pk"))
+    current = getattr(serializer.instance, "owner_id", None)
+    return User.objects.filter(owners | Q(pk=current) if current is not None else owners)
 
 
 class OnboardingSerializer(serializers.ModelSerializer):

@@ -45,10 +45,10 @@ def update_onboarding(
     current = Onboarding.objects.select_for_update().get(pk=onboarding.pk)
     if current.status == Onboarding.Status.CLOSED:
         raise ValidationError(CLOSED)
-    owner = changes.get("owner")
+    changed = [f for f in FIELDS if f in changes and getattr(current, f) != changes[f]]
+    owner = changes.get("owner") if "owner" in changed else None
     if owner is not None and not possible_owners(tenant).filter(pk=owner.pk).exists():
         raise ValidationError({"owner": NOT_AN_OWNER})
-    changed = [f for f in FIELDS if f in changes and getattr(current, f) != changes[f]]
     for field in changed:
         setattr(current, field, changes[field])
     if changed:
