@@ -117,7 +117,11 @@ def phases_of(onboarding: Onboarding) -> list[Phase]:
     return result
 
 
-def _milestone_states(milestones: list[Milestone], tasks: list[Task], today: dt.date) -> None:
+def _milestone_states(
+    milestones: list[Milestone], tasks: list[Task], today: dt.date, *, closed: bool = False
+) -> None:
+    """Each milestone's state on the timeline: done, overdue, next or upcoming; once the
+    onboarding is closed an unmet one is "not met", nothing being next or late any more."""
     by_milestone: dict[int | None, list[Task]] = {}
     for task in tasks:
         by_milestone.setdefault(task.milestone_id, []).append(task)
@@ -128,6 +132,8 @@ def _milestone_states(milestones: list[Milestone], tasks: list[Task], today: dt.
         milestone.task_done = sum(1 for t in own if t.status == Task.Status.COMPLETE)
         if milestone.achieved_at:
             milestone.state = "done"
+        elif closed:
+            milestone.state = "not_met"
         elif milestone.due_date < today:
             milestone.state = "overdue"
         elif not current_found:
@@ -191,7 +197,9 @@ def portal_page(onboarding: Onboarding, user: User, *, today: dt.date | None = N
     tasks = list(portal_tasks(onboarding))
     done = sum(1 for t in tasks if t.status == Task.Status.COMPLETE)
     milestones = list(onboarding.milestones.all())
-    _milestone_states(milestones, tasks, today)
+    _milestone_states(
+        milestones, tasks, today, closed=onboarding.status == Onboarding.Status.CLOSED
+    )
 
     resources = list(onboarding.training_resources.all())
     completed = dict(

@@ -323,6 +323,18 @@ def test_closed_onboarding_plan_is_read_only(tenant_a):
     step = page.split('data-testid="next-step"')[1].split("</div>")[0]
     assert "This onboarding is closed" in step and task.title not in step
     assert "overdue" not in step and "Next to watch" not in step
+    # The timeline: an unmet milestone is "not met", neither overdue nor next.
+    with tenant_context(tenant_a.tenant):
+        Milestone.objects.filter(pk=tenant_a.milestone.pk).update(
+            achieved_at=None, due_date=dt.date(2020, 1, 1)
+        )
+    page = client.get(f"/portal/o/{tenant_a.onboarding.pk}/").text
+    timeline = page.split('class="ms ms-')[1:]
+    assert timeline and all(not t.startswith(("overdue", "next")) for t in timeline)
+    assert 'class="tag not_met">Not met<' in page
+    overview = client_for(tenant_a, tenant_a.csm).get(f"/app/onboardings/{tenant_a.onboarding.pk}/")
+    assert "None: the onboarding is closed" in overview.text
+    assert "All milestones met" not in overview.text
     refused = client.post(task_url(tenant_a, task, "comments/"), {"body": "late"})
     assert refused.status_code == 400 and "read-only" in refused.text
     refused = upload(client, tenant_a, task, "late.pdf", b"%PDF-1.4")
