@@ -92,3 +92,18 @@ def test_only_admins_change_the_schedule(tenant_a):
         assert client.get(URL).status_code in (302, 404)
         assert client.post(URL, VALID).status_code in (302, 404)
     assert Tenant.objects.get(pk=tenant_a.tenant.pk).time_zone == "America/New_York"
+
+
+def test_tenants_on_a_zone_that_is_no_place_move_to_utc(tenant_a):
+    """accounts 0010: the settings form no longer offers "localtime" or "Factory"; a tenant on
+    one would have been moved to the list's first zone by its next save."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("accounts.migrations.0010_time_zones_are_places")
+    Tenant.objects.filter(pk=tenant_a.tenant.pk).update(time_zone="localtime")
+    migration.places_only(apps, None)
+    assert Tenant.objects.get(pk=tenant_a.tenant.pk).time_zone == "UTC"
+    page = client_for(tenant_a, tenant_a.admin).get(URL).text
+    assert '<option value="UTC" selected>' in page
