@@ -245,7 +245,8 @@ def test_an_admin_sends_an_uncertain_question_again_once(world, django_capture_o
 
 def test_send_again_refuses_a_person_who_can_no_longer_get_the_question(world):
     """Put back for someone whose access was revoked (or who answered in the portal since), the
-    question would leave the problems page and never go out; it stays listed, with a refusal."""
+    question would never go out: refused (from a page loaded before), and no longer listed as a
+    problem, there being nothing left to do."""
     from onboarding.services.closing import send_nps_again
 
     with tenant_context(world.tenant):
@@ -259,12 +260,14 @@ def test_send_again_refuses_a_person_who_can_no_longer_get_the_question(world):
     response = csm.post(url, follow=True)
     assert response.status_code == 200
     assert "no longer has access" in response.text and "flash-error" in response.text
-    assert url in response.text  # still listed
+    assert url not in response.text  # nothing left to do about it
     with tenant_context(world.tenant):
         assert NpsRequest.objects.get(pk=failed.pk).state == "failed"
         PortalAccess.objects.filter(user=world.client).update(revoked_at=None)
+        assert list(problem_nps_requests()) == [failed]  # access back: listed again
         NpsResponse.objects.create(onboarding=world.onboarding, user=world.client, score=7)
         assert send_nps_again(world.tenant, failed.pk, world.csm) == "unreachable"
+        assert list(problem_nps_requests()) == []  # answered in the portal
         NpsResponse.objects.all().delete()
         assert send_nps_again(world.tenant, failed.pk, world.csm) == "queued"
         assert send_nps_again(world.tenant, failed.pk, world.csm) == "not_pending"

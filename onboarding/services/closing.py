@@ -168,15 +168,39 @@ def _record_outcome(
     return state if recorded else None
 
 
-def problem_nps_requests() -> QuerySet[NpsRequest]:
-    """NPS questions that did not certainly arrive, for admins: given up, uncertain, or claimed
-    by a sender that died."""
-    stale = timezone.now() - SENDING_LEASE
+def _in_doubt(now: dt.datetime | None = None) -> Q:
+    """Given up, uncertain, or claimed by a sender that died."""
+    stale = (now or timezone.now()) - SENDING_LEASE
+    return Q(state__in=[NpsRequest.State.FAILED, NpsRequest.State.UNCERTAIN]) | Q(
+        state=NpsRequest.State.SENDING, claimed_at__lt=stale
+    )
+
+
+def _still_wanted() -> Q:
+    """The person could still be asked: the onboarding is closed, they keep portal access and
+    an active account, and they have not answered in the portal."""
     return (
-        NpsRequest.objects.filter(
-            Q(state__in=[NpsRequest.State.FAILED, NpsRequest.State.UNCERTAIN])
-            | Q(state=NpsRequest.State.SENDING, claimed_at__lt=stale)
+        Q(onboarding__status=Onboarding.Status.CLOSED)
+        & Exists(
+            PortalAccess.objects.filter(
+                onboarding=OuterRef("onboarding"),
+                user=OuterRef("user"),
+                revoked_at__isnull=True,
+                user__is_active=True,
+            )
         )
+        & ~Exists(
+            NpsResponse.objects.filter(onboarding=OuterRef("onboarding"), user=OuterRef("user"))
+        )
+    )
+
+
+def problem_nps_requests() -> QuerySet[NpsRequest]:
+    """NPS questions that did not certainly arrive and still matter, for admins: one whose
+    person has since answered in the portal or lost access leaves the list (nothing to do)."""
+    return (
+        NpsRequest.objects.filter(_in_doubt())
+        .filter(_still_wanted())
         .select_related("user", "onboarding__customer")
         .order_by("-created_at")
     )
@@ -200,26 +224,8 @@ def send_nps_again(
     an uncertain question may have arrived. Raises NpsRequest.DoesNotExist for an id not of this
     tenant."""
     mine = NpsRequest.objects.filter(pk=request_id)
-    stale = (now or timezone.now()) - SENDING_LEASE
-    problem = mine.filter(
-        Q(state__in=[NpsRequest.State.FAILED, NpsRequest.State.UNCERTAIN])
-        | Q(state=NpsRequest.State.SENDING, claimed_at__lt=stale)
-    )
-    reachable = (
-        Q(onboarding__status=Onboarding.Status.CLOSED)
-        & Exists(
-            PortalAccess.objects.filter(
-                onboarding=OuterRef("onboarding"),
-                user=OuterRef("user"),
-                revoked_at__isnull=True,
-                user__is_active=True,
-            )
-        )
-        & ~Exists(
-            NpsResponse.objects.filter(onboarding=OuterRef("onboarding"), user=OuterRef("user"))
-        )
-    )
-    changed = problem.filter(reachable).update(
+    problem = mine.filter(_in_doubt(now))
+    changed = problem.filter(_still_wanted()).update(
         state=NpsRequest.State.NOT_SENT, attempts=0, last_error=f"Sent again by {by.email}."
     )
     if not changed:
