@@ -190,3 +190,41 @@ def test_the_api_keeps_a_tasks_named_owner_on_its_side(tenant_a):
     row = client.get(url).json()
     row["status"] = "in_progress"
     assert client.put(url, row, content_type="application/json").status_code == 200
+
+
+def test_an_onboarding_created_through_the_api_starts_from_its_playbook(tenant_a):
+    """Like an import: the model's default playbook gives the plan, milestones and handoff."""
+    from onboarding.models import ActivityEntry, HandoffDocument, Onboarding, Playbook
+    from portal.tenancy.context import tenant_context
+
+    client = client_for(tenant_a, tenant_a.csm)
+    body = {
+        "name": "Via the API",
+        "customer": tenant_a.onboarding.customer_id,
+        "model": "mid",
+        "start_date": "2026-12-01",
+        "owner": tenant_a.csm.pk,
+    }
+    created = client.post("/api/v1/onboardings/", body, content_type="application/json")
+    assert created.status_code == 201, created.content
+    with tenant_context(tenant_a.tenant):
+        playbook = Playbook.objects.get(model="mid", is_default=True)
+        onboarding = Onboarding.objects.get(pk=created.json()["id"])
+        assert onboarding.playbook_id == playbook.pk
+        assert onboarding.tasks.count() == playbook.tasks.count() > 0
+        assert created.json()["task_count"] == playbook.tasks.count()
+        assert onboarding.milestones.count() == playbook.milestones.count() > 0
+        assert HandoffDocument.objects.filter(onboarding=onboarding).exists()
+        assert ActivityEntry.objects.filter(onboarding=onboarding, text__contains=playbook.name)
+        Playbook.objects.filter(model="low").update(is_default=False)
+        before = Onboarding.objects.count()
+    refused = client.post(
+        "/api/v1/onboardings/", {**body, "model": "low"}, content_type="application/json"
+    )
+    assert refused.status_code == 400
+    assert refused.json() == {"model": ["No default playbook for low-touch; choose one first."]}
+    as_viewer = {**body, "owner": tenant_a.viewer.pk}
+    viewer = client.post("/api/v1/onboardings/", as_viewer, content_type="application/json")
+    assert viewer.status_code == 400 and "owner" in viewer.json()
+    with tenant_context(tenant_a.tenant):
+        assert Onboarding.objects.count() == before

@@ -27,6 +27,15 @@ class OnboardingViewSet(
     def get_queryset(self):
         return onboardings_with_progress()
 
+    def perform_create(self, serializer):
+        try:
+            created = onboarding_services.create_onboarding(
+                self.request.tenant, serializer.validated_data, self.request.user
+            )
+        except DjangoValidationError as exc:
+            raise django_errors(exc) from exc
+        serializer.instance = self.get_queryset().get(pk=created.pk)
+
     def perform_update(self, serializer):
         try:
             onboarding_services.update_onboarding(

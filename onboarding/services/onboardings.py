@@ -1,5 +1,6 @@
-"""Changes to an onboarding's own fields (name, customer, model, start date, owner), as the API
-makes them. The phase moves only through services.phases and the close review."""
+"""An onboarding's own fields (name, customer, model, start date, owner) as the API sets them:
+a new one starts from its model's default playbook, like an import; changes are logged. The
+phase moves only through services.phases and the close review."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from accounts.models import Role, Tenant, User
-from onboarding.models import Onboarding
+from onboarding.models import Onboarding, Playbook, TouchModel
 from onboarding.services.activity import record
+from onboarding.services.playbooks import start_onboarding
 
 CLOSED = "This onboarding is closed; it is read-only."
 OWNER_ROLES = (Role.ADMIN, Role.CSM)
@@ -30,6 +32,29 @@ def possible_owners(tenant: Tenant) -> QuerySet[User]:
     return User.objects.filter(
         is_active=True, memberships__tenant=tenant, memberships__role__in=OWNER_ROLES
     ).distinct()
+
+
+@transaction.atomic
+def create_onboarding(tenant: Tenant, data: dict[str, Any], by: User) -> Onboarding:
+    """Start an onboarding with the plan, milestones and training of its model's default
+    playbook (the one imports use), dated from the start date."""
+    owner = data.get("owner")
+    if owner is not None and not possible_owners(tenant).filter(pk=owner.pk).exists():
+        raise ValidationError({"owner": NOT_AN_OWNER})
+    playbook = Playbook.objects.filter(model=data["model"], is_default=True).first()
+    if playbook is None:
+        label = TouchModel(data["model"]).label.lower()
+        raise ValidationError({"model": f"No default playbook for {label}; choose one first."})
+    onboarding = start_onboarding(
+        customer=data["customer"],
+        playbook=playbook,
+        start_date=data["start_date"],
+        name=data["name"],
+        owner=owner,
+    )
+    who = by.get_full_name() or by.email
+    record(onboarding, by, f"{who} started the onboarding with the “{playbook.name}” playbook")
+    return onboarding
 
 
 @transaction.atomic
