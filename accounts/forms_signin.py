@@ -8,7 +8,8 @@ class CodeRequestForm(forms.Form):
 class CodeEntryForm(forms.Form):
     email = forms.EmailField(label="Email", max_length=254)
     code = forms.RegexField(
-        label="Six-digit code",
-        regex=r"^\s*\d{6}\s*$",
-        error_messages={"invalid": "Enter the six digits from the email."},
+        label="Code from the email",
+        # Eight digits, spaces allowed; six for codes emailed before codes grew longer.
+        regex=r"^\s*(\d{4}\s*\d{4}|\d{6})\s*$",
+        error_messages={"invalid": "Enter the eight digits from the email."},
     )

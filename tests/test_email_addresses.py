@@ -83,7 +83,7 @@ def test_a_sign_in_code_asked_for_a_look_alike_goes_nowhere(
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/sign-in/", {"email": REAL.upper()})
     assert [m.to for m in mail.outbox] == [[REAL]]
-    assert re.search(r"\b\d{6}\b", mail.outbox[0].body)
+    assert re.search(r"\b\d{8}\b", mail.outbox[0].body)
 
 
 def test_every_path_stores_one_spelling(tenant_a):
