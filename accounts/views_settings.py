@@ -201,8 +201,19 @@ def branding_preview(request: HttpRequest) -> HttpResponse:
         "welcome_snippet": "portal/_welcome.html",
         "key_contacts_snippet": "portal/_key_contacts.html",
         "is_preview": True,
+        # The header as the customer sees it: their name, not the admin's.
+        "person_name": _preview_person(latest),
     }
     return render(request, "portal/onboarding.html", context)
+
+
+def _preview_person(onboarding: Onboarding | None) -> str:
+    contact = (
+        onboarding.contacts.filter(side="customer").order_by("-is_primary", "name").first()
+        if onboarding
+        else None
+    )
+    return contact.name if contact else "Your customer"
 
 
 # --- Key contacts ---------------------------------------------------------------------------------

@@ -1074,6 +1074,14 @@ def test_the_preview_shows_the_portal_without_the_staff_menu(admin):
     assert 'href="/app/metrics/"' in admin.get(reverse("settings:branding")).text
 
 
+def test_the_preview_header_names_a_customer_not_the_admin(tenant_a):
+    from tests.conftest import client_for
+
+    page = client_for(tenant_a, tenant_a.admin).get(reverse("settings:branding-preview")).text
+    who = page.split('<span class="who">')[1].split("</span>")[0]
+    assert who == tenant_a.contact.name
+
+
 def test_a_tenant_cannot_squat_on_a_domain_it_does_not_control(tenant_a, tenant_b, settings):
     """Alpha claims Bravo's name first. It cannot verify it (the TXT record is Bravo's to
     publish), so the name opens nothing; Bravo claims it too, verifies, and holds it."""
