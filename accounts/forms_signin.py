@@ -10,6 +10,7 @@ class CodeEntryForm(forms.Form):
     code = forms.RegexField(
         label="Code from the email",
         # Eight digits, spaces allowed; six for codes emailed before codes grew longer.
-        regex=r"^\s*(\d{4}\s*\d{4}|\d{6})\s*$",
+        # [0-9], not \d: a code typed in other scripts' digits could never match.
+        regex=r"^\s*([0-9]{4}\s*[0-9]{4}|[0-9]{6})\s*$",
         error_messages={"invalid": "Enter the eight digits from the email."},
     )

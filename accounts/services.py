@@ -69,7 +69,8 @@ def issue_sign_in(
     tenant: Tenant, user: User, lifetime: dt.timedelta = SIGN_IN_LINK_LIFETIME
 ) -> SignIn:
     """A fresh single-use sign-in: a URL on the tenant's canonical host (never a request's Host)
-    and the same sign-in as an eight-digit code for the tenant's sign-in page."""
+    and, for a sign-in that lives no longer than SIGN_IN_CODE_LIFETIME, the same as an eight-digit
+    code for the tenant's sign-in page (SignIn.code is "" otherwise)."""
     link, sign_in = _new_sign_in(tenant, user, lifetime)
     with tenant_context(tenant):
         link.save(force_insert=True)
@@ -98,12 +99,16 @@ def _new_sign_in(tenant: Tenant, user: User, lifetime: dt.timedelta) -> tuple[Si
     token = secrets.token_urlsafe(32)
     # Eight digits: with 5 guesses per code and 5 codes per address an hour, someone trying
     # many invited addresses at once still has about one chance in 10^8 per guess.
-    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    # Only a short-lived sign-in carries a code: an invitation's week-long link has none, so no
+    # code nobody was shown can be guessed for a week, or shadow the one that was emailed.
+    code = ""
+    if lifetime <= SIGN_IN_CODE_LIFETIME:
+        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     link = SignInLink(
         user=user,
         email=user.email,
         token_hash=_hash(token),
-        code_hash=_code_hash(user.email, code),
+        code_hash=_code_hash(user.email, code) if code else "",
         expires_at=timezone.now() + lifetime,
     )
     url = tenant.absolute_url(reverse("portal:sign-in", kwargs={"token": token}))
@@ -161,6 +166,8 @@ def redeem_sign_in_code(email: str, code: str) -> User | None:
             email=normalize_email(email),
             used_at__isnull=True,
             expires_at__gt=timezone.now(),
+            # Codes on links issued before invitations stopped carrying them end here too.
+            created_at__gt=timezone.now() - SIGN_IN_CODE_LIFETIME,
             failed_attempts__lt=MAX_CODE_ATTEMPTS,
         )
         .exclude(code_hash="")

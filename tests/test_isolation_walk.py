@@ -61,7 +61,7 @@ from PIL import Image
 from accounts import services_branding as branding
 from accounts.content_safety import reencode_image
 from accounts.models import Membership, Role, Tenant, User
-from accounts.services import add_member, issue_sign_in, issue_sign_in_link
+from accounts.services import SIGN_IN_CODE_LIFETIME, add_member, issue_sign_in, issue_sign_in_link
 from onboarding.models import Contact, Customer, FaqEntry, Onboarding, Playbook, Task
 from onboarding.services import portal as portal_services
 from onboarding.services.invitations import invite_contact
@@ -1009,7 +1009,7 @@ def test_sign_in_forms_treat_another_tenants_client_like_a_stranger(
     """The code sign-in names a user by email: B's client's email on A's host is nobody."""
     a, b = ab
     stranger = "nobody@nowhere.example"
-    b_code = issue_sign_in(b.world.tenant, b.world.client).code
+    b_code = issue_sign_in(b.world.tenant, b.world.client, SIGN_IN_CODE_LIFETIME).code
 
     def attempt(path: str, email: str, **fields) -> tuple[dict[str, Any], int]:
         client = Client(HTTP_HOST=a.host)

@@ -7,8 +7,10 @@ import re
 from django.core import mail
 from django.test import Client
 
-from accounts.services import MAX_CODE_ATTEMPTS, issue_sign_in
+from accounts.services import MAX_CODE_ATTEMPTS, SIGN_IN_CODE_LIFETIME, issue_sign_in
 from tests.factories import build_world
+
+CODE = SIGN_IN_CODE_LIFETIME  # a sign-in as the code email issues it
 
 
 def request_code(host: str, email: str, capture) -> Client:
@@ -49,7 +51,7 @@ def test_unknown_and_known_emails_get_the_same_answer(tenant_a, django_capture_o
 
 
 def test_wrong_codes_are_limited(tenant_a):
-    sign_in = issue_sign_in(tenant_a.tenant, tenant_a.client)
+    sign_in = issue_sign_in(tenant_a.tenant, tenant_a.client, CODE)
     client = Client(HTTP_HOST=tenant_a.host)
     wrong = "00000000" if sign_in.code != "00000000" else "11111111"
     for _ in range(MAX_CODE_ATTEMPTS):
@@ -63,7 +65,7 @@ def test_wrong_codes_are_limited(tenant_a):
 
 def test_a_code_from_one_tenant_does_not_work_on_another(tenant_a, db):
     tenant_b = build_world("bravo")
-    sign_in = issue_sign_in(tenant_a.tenant, tenant_a.client)
+    sign_in = issue_sign_in(tenant_a.tenant, tenant_a.client, CODE)
     response = Client(HTTP_HOST=tenant_b.host).post(
         "/sign-in/code/", {"email": tenant_a.client.email, "code": sign_in.code}
     )
@@ -93,7 +95,7 @@ def test_a_code_sign_in_counts_as_engagement(tenant_a):
     from onboarding.models import EngagementEvent, PortalAccess
     from portal.tenancy.context import tenant_context
 
-    sign_in = issue_sign_in(tenant_a.tenant, tenant_a.client)
+    sign_in = issue_sign_in(tenant_a.tenant, tenant_a.client, CODE)
     Client(HTTP_HOST=tenant_a.host).post(
         "/sign-in/code/", {"email": tenant_a.client.email, "code": sign_in.code}
     )
@@ -105,9 +107,9 @@ def test_a_code_sign_in_counts_as_engagement(tenant_a):
 def test_codes_have_eight_digits_typed_with_or_without_a_space(tenant_a):
     """10^8 codes: someone guessing across many invited addresses at 5 guesses per code and 5
     codes per address an hour has about one chance in 10^8 per guess, not 10^6."""
-    codes = {issue_sign_in(tenant_a.tenant, tenant_a.client).code for _ in range(20)}
+    codes = {issue_sign_in(tenant_a.tenant, tenant_a.client, CODE).code for _ in range(20)}
     assert all(re.fullmatch(r"\d{8}", c) for c in codes) and len(codes) > 1
-    sign_in = issue_sign_in(tenant_a.tenant, tenant_a.client)
+    sign_in = issue_sign_in(tenant_a.tenant, tenant_a.client, CODE)
     client = Client(HTTP_HOST=tenant_a.host)
     typed = f" {sign_in.code[:4]} {sign_in.code[4:]} "
     client.post("/sign-in/code/", {"email": tenant_a.client.email, "code": typed})
@@ -119,9 +121,61 @@ def test_a_six_digit_code_emailed_before_codes_grew_still_works(tenant_a):
     from accounts.services import _code_hash
     from portal.tenancy.context import tenant_context
 
-    issue_sign_in(tenant_a.tenant, tenant_a.client)
+    issue_sign_in(tenant_a.tenant, tenant_a.client, CODE)
     with tenant_context(tenant_a.tenant):
         SignInLink.objects.update(code_hash=_code_hash(tenant_a.client.email, "123456"))
     client = Client(HTTP_HOST=tenant_a.host)
     client.post("/sign-in/code/", {"email": tenant_a.client.email, "code": "123456"})
     assert client.session["_auth_user_id"] == str(tenant_a.client.pk)
+
+
+def test_an_invitations_week_long_link_carries_no_code(tenant_a):
+    """Nobody is shown a code with an invitation, so none exists to be guessed for a week, nor
+    to shadow the code the client did ask for (only the newest open code is checked)."""
+    from accounts.models import SignInLink
+    from portal.tenancy.context import tenant_context
+
+    asked = issue_sign_in(tenant_a.tenant, tenant_a.client, CODE)
+    invitation = issue_sign_in(tenant_a.tenant, tenant_a.client)  # re-sent afterwards
+    assert invitation.code == "" and invitation.url
+    client = Client(HTTP_HOST=tenant_a.host)
+    client.post("/sign-in/code/", {"email": tenant_a.client.email, "code": asked.code})
+    assert client.session["_auth_user_id"] == str(tenant_a.client.pk)
+    with tenant_context(tenant_a.tenant):
+        assert SignInLink.objects.filter(code_hash="").count() == 1
+
+
+def test_a_code_on_an_old_long_lived_link_is_dead_after_the_code_lifetime(tenant_a):
+    """Invitation links issued before they stopped carrying codes kept a six-digit one for a
+    week; a code works only within SIGN_IN_CODE_LIFETIME of its issue, whatever the link's."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from accounts.models import SignInLink
+    from accounts.services import _code_hash
+    from portal.tenancy.context import tenant_context
+
+    issue_sign_in(tenant_a.tenant, tenant_a.client)
+    with tenant_context(tenant_a.tenant):
+        SignInLink.objects.update(
+            code_hash=_code_hash(tenant_a.client.email, "123456"),
+            created_at=timezone.now() - CODE - dt.timedelta(minutes=1),
+        )
+    client = Client(HTTP_HOST=tenant_a.host)
+    response = client.post("/sign-in/code/", {"email": tenant_a.client.email, "code": "123456"})
+    assert "wrong or has expired" in response.text and "_auth_user_id" not in client.session
+
+
+def test_digits_of_other_scripts_are_refused_at_the_form_without_spending_a_guess(tenant_a):
+    from accounts.models import SignInLink
+    from portal.tenancy.context import tenant_context
+
+    sign_in = issue_sign_in(tenant_a.tenant, tenant_a.client, CODE)
+    arabic = "".join(chr(0x0660 + int(d)) for d in sign_in.code)
+    response = Client(HTTP_HOST=tenant_a.host).post(
+        "/sign-in/code/", {"email": tenant_a.client.email, "code": arabic}
+    )
+    assert "Enter the eight digits" in response.text
+    with tenant_context(tenant_a.tenant):
+        assert SignInLink.objects.get().failed_attempts == 0
