@@ -19,13 +19,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, QuerySet
 
-from accounts.models import Membership, Role, User
+from accounts.models import User
 from onboarding.models import CloseReview, HealthScore, Onboarding, Task
 from onboarding.services import closing
 from onboarding.services.activity import record
+from onboarding.services.onboardings import possible_owners
 from portal.tenancy.context import current_tenant
 
-ONGOING_ROLES = (Role.CSM, Role.ADMIN)
 QBR_WITHIN_DAYS = 183  # the *first* quarterly review: within about two quarters
 MAX_OPEN_ITEMS = 50
 MAX_TEXT = 5000
@@ -41,9 +41,8 @@ def _day(value: dt.date) -> str:
 
 
 def ongoing_csm_choices() -> QuerySet[User]:
-    """Members of the tenant in scope who can own an onboarding (CSMs and admins)."""
-    ids = Membership.objects.filter(role__in=ONGOING_ROLES).values("user_id")
-    return User.objects.filter(pk__in=ids, is_active=True).order_by("full_name", "email")
+    """Members of the tenant in scope who can own an onboarding (services.onboardings)."""
+    return possible_owners(current_tenant()).order_by("full_name", "email")
 
 
 def close_defaults(onboarding: Onboarding) -> dict[str, Any]:
