@@ -134,7 +134,11 @@ def _t(model) -> str:
 
 # Where each kind of item comes from; every source yields the same columns. The task's owner is
 # its named contact, else the owning CSM for vendor-side tasks.
-TASK_OWNER = "COALESCE(NULLIF(c.email, ''), CASE WHEN t.owner_side = 'vendor' THEN u.email END)"
+# A contact cut off (see cut_off below) counts as no contact. Checked on the joined row, by a
+# hashed lookup: as a join condition the planner would filter every contact of the tenant first.
+TASK_OWNER = """COALESCE(
+    NULLIF(CASE WHEN c.id IN (SELECT id FROM cut_off) THEN NULL ELSE c.email END, ''),
+    CASE WHEN t.owner_side = 'vendor' THEN u.email END)"""
 
 
 def _sources() -> str:
@@ -151,32 +155,37 @@ def _sources() -> str:
     csm = f"""{user} u ON u.id = o.owner_id AND u.is_active AND EXISTS (
         SELECT 1 FROM {_t(Membership)} mb WHERE mb.user_id = u.id AND mb.tenant_id = o.tenant_id)"""
 
-    access = _t(PortalAccess)
+    access, membership = _t(PortalAccess), _t(Membership)
+    # Contacts the onboarding may no longer tell things: an account deactivated; the vendor's
+    # person with an account (linked, as the CRM import links the owning CSM's own contact, or by
+    # address, as the stakeholder editor stores them) but no membership any more; the customer's
+    # person whose portal access was revoked. A vendor person without any account is still
+    # emailed. A vendor task whose contact is cut off falls back to the owning CSM, as an unnamed
+    # one does. Few rows, found once (one pass over the tenant's contacts with hashed lookups)
+    # rather than probed per task: per-row probes cost more than the rest of the build.
+    cut_off = f"""
+        SELECT c.id FROM {contact} c
+        WHERE c.tenant_id = %(tenant)s AND (
+            c.user_id IN (SELECT id FROM {user} WHERE NOT is_active)
+            OR c.email IN (SELECT email FROM {user} WHERE NOT is_active)
+            OR (c.onboarding_id, c.user_id) IN (
+                SELECT onboarding_id, user_id FROM {access}
+                WHERE tenant_id = %(tenant)s AND revoked_at IS NOT NULL)
+            OR (c.side = 'vendor' AND EXISTS (
+                SELECT 1 FROM {user} cu
+                WHERE (cu.id = c.user_id OR cu.email = c.email) AND NOT EXISTS (
+                    SELECT 1 FROM {membership} cm
+                    WHERE cm.user_id = cu.id AND cm.tenant_id = c.tenant_id))))"""
 
-    # A contact is emailed while the onboarding may still tell them things: not when their
-    # account is deactivated; not when they are the vendor's person with an account (linked, as
-    # the CRM import links the owning CSM's own contact, or by address, as the stakeholder editor
-    # stores them) but no membership any more; not when the customer's person's portal access
-    # was revoked. A vendor person without any account is still emailed. A vendor task whose
-    # contact is skipped falls back to the owning CSM, as an unnamed one does.
     def reachable(c: str) -> str:
-        return f"""NOT EXISTS (
-            SELECT 1 FROM {user} cu
-            WHERE (cu.id = {c}.user_id OR cu.email = {c}.email)
-              AND (NOT cu.is_active OR ({c}.side = 'vendor' AND NOT EXISTS (
-                SELECT 1 FROM {_t(Membership)} cm
-                WHERE cm.user_id = cu.id AND cm.tenant_id = {c}.tenant_id))))
-          AND NOT EXISTS (
-            SELECT 1 FROM {access} pa
-            WHERE pa.tenant_id = {c}.tenant_id AND pa.onboarding_id = {c}.onboarding_id
-              AND pa.user_id = {c}.user_id AND pa.revoked_at IS NOT NULL)"""
+        return f"{c}.id NOT IN (SELECT id FROM cut_off)"
 
     columns = "t.tenant_id, t.id AS task_id, CAST(NULL AS BIGINT) AS milestone_id, 'task:' || t.id"
     open_tasks = f"""{task} t
         JOIN {onb} o ON o.id = t.onboarding_id AND o.tenant_id = t.tenant_id"""
     owned_tasks = f"""{open_tasks}
         LEFT JOIN {contact} c ON c.id = t.owner_contact_id AND c.tenant_id = t.tenant_id
-         AND c.onboarding_id = t.onboarding_id AND {reachable("c")}
+         AND c.onboarding_id = t.onboarding_id
         LEFT JOIN {csm}"""
     blocked = """t.tenant_id = %(tenant)s AND t.status = 'blocked'
         AND t.blocked_on < %(blocked_by)s AND o.status <> 'closed'"""
@@ -186,6 +195,7 @@ def _sources() -> str:
     milestone_where = """m.tenant_id = %(tenant)s AND m.achieved_at IS NULL
         AND m.due_date BETWEEN %(today)s AND %(milestone_to)s AND o.status <> 'closed'"""
     return f"""
+        WITH cut_off AS ({cut_off})
         -- due soon and due today: the open tasks due in today .. today + N
         SELECT {columns} AS item_key,
                CASE WHEN t.due_date > %(today)s THEN 'due_soon' ELSE 'due_today' END AS kind,
