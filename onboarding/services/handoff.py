@@ -28,6 +28,7 @@ from accounts.content_safety import clean_one_line, clean_phone
 from accounts.models import User
 from onboarding.models import Contact, HandoffDocument, Onboarding, Side
 from onboarding.services.activity import record
+from onboarding.services.onboardings import ensure_open
 from portal.tenancy.context import current_tenant
 
 # Field name -> the label a person reads (also the order of the missing list).
@@ -47,7 +48,6 @@ LIST_FIELDS = ("goals", "commitments", "risks", "modules")
 DOCUMENT_FIELDS = tuple(k for k in LABELS if k != "stakeholders")
 MAX_ITEMS = 50
 MAX_ITEM_LENGTH = 500
-CLOSED = "This onboarding is closed; it is read-only."
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -210,8 +210,7 @@ def update_handoff(
 ) -> HandoffDocument:
     """Save the handoff if nobody saved it since `expected_version`; else raise StaleHandoff
     (carrying the newer row). ValidationError for bad input; nothing is written then."""
-    if onboarding.status == Onboarding.Status.CLOSED:
-        raise ValidationError(CLOSED)
+    ensure_open(onboarding)
     changes = clean_handoff(onboarding, data)
     with transaction.atomic():
         current, _ = HandoffDocument.objects.get_or_create(onboarding=onboarding)
@@ -285,14 +284,9 @@ def clean_contact(
     return out
 
 
-def _check_open(onboarding: Onboarding) -> None:
-    if onboarding.status == Onboarding.Status.CLOSED:
-        raise ValidationError(CLOSED)
-
-
 @transaction.atomic
 def add_stakeholder(onboarding: Onboarding, data: dict[str, Any], by: User) -> Contact:
-    _check_open(onboarding)
+    ensure_open(onboarding)
     contact = Contact.objects.create(onboarding=onboarding, **clean_contact(onboarding, data))
     record(
         onboarding,
@@ -306,7 +300,7 @@ def add_stakeholder(onboarding: Onboarding, data: dict[str, Any], by: User) -> C
 @transaction.atomic
 def update_stakeholder(contact: Contact, data: dict[str, Any], by: User) -> Contact:
     onboarding = contact.onboarding
-    _check_open(onboarding)
+    ensure_open(onboarding)
     values = clean_contact(onboarding, data, contact)
     changed = [k for k, v in values.items() if getattr(contact, k) != v]
     if changed:
@@ -320,7 +314,7 @@ def update_stakeholder(contact: Contact, data: dict[str, Any], by: User) -> Cont
 @transaction.atomic
 def delete_stakeholder(contact: Contact, by: User) -> None:
     onboarding = contact.onboarding
-    _check_open(onboarding)
+    ensure_open(onboarding)
     if contact.accesses.filter(revoked_at__isnull=True).exists():
         # Deleting would silently take the person's portal access with it.
         raise ValidationError(

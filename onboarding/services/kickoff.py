@@ -27,10 +27,10 @@ from django.utils import timezone
 from accounts.models import User
 from onboarding.models import Contact, Kickoff, KickoffAttendee, Onboarding, Side
 from onboarding.services.activity import record
+from onboarding.services.onboardings import ensure_open
 from onboarding.services.tasks import create_task
 from portal.tenancy.context import current_tenant
 
-CLOSED = "This onboarding is closed; it is read-only."
 MIN_MINUTES, MAX_MINUTES = 15, 480
 OUTCOME_TEXT_FIELDS = ("criteria_day30", "criteria_day60", "criteria_day90", "definition_of_done")
 OUTCOME_LINE_FIELDS = ("cadence", "channel")
@@ -73,11 +73,6 @@ def attendees_of(kickoff: Kickoff) -> list[Contact]:
 def local_when(kickoff: Kickoff) -> str:
     tz = current_tenant().tz
     return f"{timezone.localtime(kickoff.scheduled_at, tz):%b %-d, %Y %H:%M} ({tz.key})"
-
-
-def _check_open(onboarding: Onboarding) -> None:
-    if onboarding.status == Onboarding.Status.CLOSED:
-        raise ValidationError(CLOSED)
 
 
 def _aware(date: dt.date, time: dt.time) -> dt.datetime:
@@ -148,7 +143,7 @@ def schedule_kickoff(
     `data`: date, time (tenant-local), duration_minutes, location, attendees (contact ids).
     `expected_version`: the version the form showed, None when it showed no kickoff yet.
     """
-    _check_open(onboarding)
+    ensure_open(onboarding)
     with transaction.atomic():
         current = Kickoff.objects.filter(onboarding=onboarding).first()
         if (current.version if current else None) != expected_version:
@@ -208,7 +203,7 @@ def schedule_kickoff(
 
 def cancel_kickoff(kickoff: Kickoff, expected_version: int | None, by: User) -> Kickoff:
     onboarding = kickoff.onboarding
-    _check_open(onboarding)
+    ensure_open(onboarding)
     with transaction.atomic():
         if kickoff.held_at is not None:
             raise ValidationError("The kickoff was held; it cannot be cancelled.")
@@ -297,7 +292,7 @@ def record_outcome(
     """Record what the call agreed, and turn each next step into a MAP task (owner side and
     contact from the chosen contact, due on its deadline). All of it or none of it."""
     onboarding = kickoff.onboarding
-    _check_open(onboarding)
+    ensure_open(onboarding)
     if kickoff.scheduled_at is None or kickoff.cancelled_at is not None:
         raise ValidationError("Schedule the kickoff before recording its outcome.")
     values, steps = _clean_outcome(onboarding, data, next_steps, kickoff.held_at is None)

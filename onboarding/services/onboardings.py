@@ -27,6 +27,13 @@ FIELDS = {
 }
 
 
+def ensure_open(onboarding: Onboarding) -> None:
+    """A closed onboarding is read-only: its steps, people and plan stay as they were at the
+    close (the close review, the success metrics and the client's portal all read them)."""
+    if onboarding.status == Onboarding.Status.CLOSED:
+        raise ValidationError(CLOSED)
+
+
 def possible_owners(tenant: Tenant) -> QuerySet[User]:
     """Who may run an onboarding: the tenant's active admins and CSMs."""
     return User.objects.filter(
@@ -68,8 +75,7 @@ def update_onboarding(
     if unknown:
         raise ValueError(f"Not changeable here: {sorted(unknown)}")
     current = Onboarding.objects.select_for_update().get(pk=onboarding.pk)
-    if current.status == Onboarding.Status.CLOSED:
-        raise ValidationError(CLOSED)
+    ensure_open(current)
     changed = [f for f in FIELDS if f in changes and getattr(current, f) != changes[f]]
     owner = changes.get("owner") if "owner" in changed else None
     if owner is not None and not possible_owners(tenant).filter(pk=owner.pk).exists():

@@ -17,17 +17,12 @@ from django.db import transaction
 from accounts.models import User
 from onboarding.models import Contact, Onboarding, RequirementItem, Side, Task
 from onboarding.services.activity import record
+from onboarding.services.onboardings import ensure_open
 from onboarding.services.tasks import create_task
 from portal.tenancy.context import current_tenant
 
-CLOSED = "This onboarding is closed; it is read-only."
 Category = RequirementItem.Category
 SECURITY_ONLY = ("sso", "ip_allowlisting", "data_residency")
-
-
-def _check_open(onboarding: Onboarding) -> None:
-    if onboarding.status == Onboarding.Status.CLOSED:
-        raise ValidationError(CLOSED)
 
 
 def clean_item(data: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +61,7 @@ def clean_item(data: dict[str, Any]) -> dict[str, Any]:
 
 @transaction.atomic
 def add_requirement(onboarding: Onboarding, data: dict[str, Any], by: User) -> RequirementItem:
-    _check_open(onboarding)
+    ensure_open(onboarding)
     item = RequirementItem.objects.create(onboarding=onboarding, **clean_item(data))
     record(
         onboarding,
@@ -79,7 +74,7 @@ def add_requirement(onboarding: Onboarding, data: dict[str, Any], by: User) -> R
 
 @transaction.atomic
 def update_requirement(item: RequirementItem, data: dict[str, Any], by: User) -> RequirementItem:
-    _check_open(item.onboarding)
+    ensure_open(item.onboarding)
     values = clean_item(data)
     changed = [k for k, v in values.items() if getattr(item, k) != v]
     if changed:
@@ -92,7 +87,7 @@ def update_requirement(item: RequirementItem, data: dict[str, Any], by: User) ->
 
 @transaction.atomic
 def delete_requirement(item: RequirementItem, by: User) -> None:
-    _check_open(item.onboarding)
+    ensure_open(item.onboarding)
     title, onboarding = item.title, item.onboarding
     item.delete()  # its task, if any, stays in the plan
     record(onboarding, by, f'{by.get_full_name()} removed the requirement "{title}"')
@@ -126,7 +121,7 @@ def make_task(
     """Put the requirement into the plan as a task (once). The owner is a side, optionally a
     named contact of that side; the due date is a local date, today or later."""
     onboarding = item.onboarding
-    _check_open(onboarding)
+    ensure_open(onboarding)
     errors: dict[str, str] = {}
     contact = None
     if owner_contact is not None:

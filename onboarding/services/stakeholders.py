@@ -22,18 +22,12 @@ from accounts.models import User
 from onboarding.models import Contact, Onboarding, PortalAccess, Side
 from onboarding.services import invitations
 from onboarding.services.activity import record
+from onboarding.services.onboardings import ensure_open
 from portal.tenancy.context import current_tenant
-
-CLOSED = "This onboarding is closed; it is read-only."
 
 
 def _name(by: User) -> str:
     return by.get_full_name() or by.email
-
-
-def _ensure_open(onboarding: Onboarding) -> None:
-    if onboarding.status == Onboarding.Status.CLOSED:
-        raise ValidationError(CLOSED)
 
 
 # --- Reads for the stakeholders page ---------------------------------------------------------
@@ -108,7 +102,7 @@ def _share(onboarding: Onboarding, contact: Contact, by: User) -> PortalAccess:
 def invite(onboarding: Onboarding, data: dict[str, Any], by: User) -> PortalAccess:
     """Invite an existing customer contact (`data["contact"]`) or a new person (name, email,
     role). All or nothing: a refused invitation leaves no new contact behind."""
-    _ensure_open(onboarding)
+    ensure_open(onboarding)
     contact = data.get("contact")
     with transaction.atomic():
         if contact is not None:
@@ -133,7 +127,7 @@ def invite(onboarding: Onboarding, data: dict[str, Any], by: User) -> PortalAcce
 def resend(access: PortalAccess, by: User) -> PortalAccess:
     """A fresh sign-in email (the invitation task issues a new single-use link)."""
     onboarding = access.onboarding
-    _ensure_open(onboarding)
+    ensure_open(onboarding)
     if access.revoked_at is not None:
         raise ValidationError(
             f"{access.contact.name}'s access was revoked; invite them again to restore it."

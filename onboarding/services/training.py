@@ -31,16 +31,11 @@ from onboarding.models import (
     TrainingSession,
 )
 from onboarding.services.activity import record
+from onboarding.services.onboardings import ensure_open
 from portal.tenancy.context import current_tenant
 
-CLOSED = "This onboarding is closed; it is read-only."
 MAX_GROUP_SIZE = 100_000
 RECORDING_PREFIX = "Recording: "
-
-
-def ensure_open(onboarding: Onboarding) -> None:
-    if onboarding.status == Onboarding.Status.CLOSED:
-        raise ValidationError(CLOSED)
 
 
 def clean_url(value: str | None, field: str, errors: dict[str, str]) -> str:

@@ -22,10 +22,10 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import Role
 from onboarding.form_handling import submit
 from onboarding.models import Onboarding
-from onboarding.services import training as training_services
+from onboarding.services import onboardings as onboarding_services
 
 RUNNERS = {Role.ADMIN, Role.CSM}
-CLOSED = training_services.CLOSED
+CLOSED = onboarding_services.CLOSED
 GET_POST = require_http_methods(["GET", "POST"])
 
 
