@@ -228,3 +228,17 @@ def test_an_onboarding_created_through_the_api_starts_from_its_playbook(tenant_a
     assert viewer.status_code == 400 and "owner" in viewer.json()
     with tenant_context(tenant_a.tenant):
         assert Onboarding.objects.count() == before
+
+
+def test_a_status_change_does_not_load_the_tasks_owner(tenant_a):
+    """The owner-side rule checks only a change of owner: a status change (the portal's, every
+    API PATCH) reads no contact row."""
+    from onboarding.models import Task
+    from onboarding.services.tasks import update_task
+    from portal.tenancy.context import tenant_context
+
+    with tenant_context(tenant_a.tenant):
+        task = Task.objects.select_related("onboarding").filter(owner_contact__isnull=False).first()
+        with CaptureQueriesContext(connection) as queries:
+            update_task(task, {"status": "in_progress"})
+    assert not [q for q in queries.captured_queries if '"onboarding_contact"' in q["sql"]]

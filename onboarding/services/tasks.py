@@ -76,12 +76,17 @@ def update_task(
     """Apply changes if nobody saved the task since `expected_version`; else raise StaleVersion."""
     if task.onboarding.status == Onboarding.Status.CLOSED:
         raise ValidationError("This onboarding is closed; its plan is read-only.")
+    # Only a change of owner is checked (and only then is the contact loaded): a row saved back
+    # as it was (an API round trip, a status change) goes through even if its contact has since
+    # moved sides in the stakeholder editor.
     side = changes.get("owner_side", task.owner_side)
-    contact = changes["owner_contact"] if "owner_contact" in changes else task.owner_contact
-    # Only a change is checked: a row saved back as it was (an API round trip, a status change)
-    # goes through even if its contact has since moved sides in the stakeholder editor.
-    if (side, getattr(contact, "pk", None)) != (task.owner_side, task.owner_contact_id):
-        _check_owner(side, contact)
+    new_contact = "owner_contact" in changes and (
+        getattr(changes["owner_contact"], "pk", None) != task.owner_contact_id
+    )
+    if new_contact or side != task.owner_side:
+        _check_owner(
+            side, changes["owner_contact"] if "owner_contact" in changes else task.owner_contact
+        )
     status = changes.get("status", task.status)
     reason = changes.get("blocked_reason", task.blocked_reason if status == "blocked" else "")
     _check_status(status, reason)
