@@ -33,7 +33,7 @@ ALREADY_CLOSED = closing.ALREADY_CLOSED
 
 
 def _name(by: User) -> str:
-    return by.get_full_name() or by.email
+    return by.get_full_name()
 
 
 def _day(value: dt.date) -> str:
@@ -114,8 +114,7 @@ def clean_close_review(
     introduced = bool(data.get("ongoing_csm_introduced"))
     if ongoing is not None and ongoing.pk != onboarding.owner_id and not introduced:
         errors["ongoing_csm_introduced"] = (
-            f"Introduce {ongoing.get_full_name() or ongoing.email} to the customer before "
-            "closing, then tick this."
+            f"Introduce {ongoing.get_full_name()} to the customer before closing, then tick this."
         )
     qbr = data.get("qbr_date")
     qbr_error = check_qbr_date(qbr, today)
@@ -166,7 +165,7 @@ def submit_close_review(onboarding: Onboarding, data: dict[str, Any], by: User) 
             current,
             by,
             f"{_name(by)} held the close review (day-90 criteria {met}); ongoing CSM "
-            f"{ongoing.get_full_name() or ongoing.email}; first QBR on {_day(review.qbr_date)}",
+            f"{ongoing.get_full_name()}; first QBR on {_day(review.qbr_date)}",
         )
         closing.close_onboarding(current, by)
         record(current, by, f"{_name(by)} closed the onboarding")

@@ -78,7 +78,7 @@ def add_staff_comment(
         task=task, author=author, body=_clean_body(body), internal=internal
     )
     what = "added an internal note on" if internal else "commented on"
-    record(onboarding, author, f"{author.get_full_name() or author.email} {what} “{task.title}”.")
+    record(onboarding, author, f"{author.get_full_name()} {what} “{task.title}”.")
     _notify_on_commit(comment)
     return comment
 

@@ -59,8 +59,8 @@ def create_onboarding(tenant: Tenant, data: dict[str, Any], by: User) -> Onboard
         name=data["name"],
         owner=owner,
     )
-    who = by.get_full_name() or by.email
-    record(onboarding, by, f"{who} started the onboarding with the “{playbook.name}” playbook")
+    source = f"the “{playbook.name}” playbook"
+    record(onboarding, by, f"{by.get_full_name()} started the onboarding with {source}")
     return onboarding
 
 
@@ -84,6 +84,6 @@ def update_onboarding(
         setattr(current, field, changes[field])
     if changed:
         current.save(update_fields=changed)
-        who = by.get_full_name() or by.email
-        record(current, by, f"{who} changed the {', '.join(FIELDS[f] for f in changed)}")
+        what = ", ".join(FIELDS[f] for f in changed)
+        record(current, by, f"{by.get_full_name()} changed the {what}")
     return current

@@ -93,7 +93,7 @@ class StaleMilestone(Exception):
 def _name(user: User | None) -> str:
     if user is None or not getattr(user, "is_authenticated", False):
         return "Someone"
-    return user.get_full_name() or user.email
+    return user.get_full_name()
 
 
 def _day(value: dt.date) -> str:

@@ -52,7 +52,7 @@ MAX_TEXT = 5000
 
 
 def _name(by: User) -> str:
-    return by.get_full_name() or by.email
+    return by.get_full_name()
 
 
 def _log(by: User, text: str) -> None:

@@ -27,7 +27,7 @@ from portal.tenancy.context import current_tenant
 
 
 def _name(by: User) -> str:
-    return by.get_full_name() or by.email
+    return by.get_full_name()
 
 
 # --- Reads for the stakeholders page ---------------------------------------------------------

@@ -54,7 +54,7 @@ def clean_url(value: str | None, field: str, errors: dict[str, str]) -> str:
 
 
 def _name(by: User) -> str:
-    return by.get_full_name() or by.email
+    return by.get_full_name()
 
 
 def _fmt_day(value: dt.datetime) -> str:

@@ -42,7 +42,7 @@ class DateTimeInput(forms.DateTimeInput):
 
 class UserChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj) -> str:
-        return obj.get_full_name() or obj.email
+        return obj.get_full_name()
 
 
 class NamedChoiceField(forms.ModelChoiceField):
