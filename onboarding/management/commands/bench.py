@@ -628,12 +628,15 @@ class Command(BaseCommand):
                        FROM bench_items ON CONFLICT DO NOTHING"""
                 )
 
-        def base():
+        def indexed(run):
             # The goal's baseline is an indexed scan; on some statistics the planner would pick a
             # sequential one, and the ratio would then measure another thing from run to run.
             with transaction.atomic():
                 self._exec("SET LOCAL enable_seqscan = off")
-                return self._scalar(baseline_sql, [tenant.pk, soon_to])
+                return run(baseline_sql, [tenant.pk, soon_to])
+
+        def base():
+            return indexed(self._scalar)
 
         due_rows = base()
         clear()
@@ -660,9 +663,7 @@ class Command(BaseCommand):
         job, items = timed["job"]
         found, record = timed["find"][0], timed["record"][0]
         self.digests = self._count(ReminderDigest, tenant)
-        with transaction.atomic():
-            self._exec("SET LOCAL enable_seqscan = off")
-            plan = self._plan(baseline_sql, [tenant.pk, soon_to])
+        plan = indexed(self._plan)
         self.say(
             f"  {items:,} items, {self.digests:,} digests in {job:.2f} s; "
             f"baseline {base:.3f} s over {due_rows:,} due rows ({plan}); "
