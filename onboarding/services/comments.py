@@ -28,10 +28,11 @@ from django.urls import reverse
 from accounts.models import Membership, Role, Tenant, User
 from onboarding.emails import branded_message
 from onboarding.mail_delivery import Outcome, deliver
-from onboarding.models import Onboarding, PortalAccess, Task, TaskComment
+from onboarding.models import PortalAccess, Task, TaskComment
 from onboarding.people import known_name, name_of
 from onboarding.services import portal as portal_services
 from onboarding.services.activity import record
+from onboarding.services.tasks import ensure_plan_open
 from portal.tenancy.context import current_tenant
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,7 @@ def add_staff_comment(
     if not Membership.objects.filter(user=author, role__in=COMMENTING_ROLES).exists():
         raise PermissionDenied("Only admins and CSMs comment on tasks.")
     onboarding = task.onboarding
-    if onboarding.status == Onboarding.Status.CLOSED:
-        raise ValidationError("This onboarding is closed; its plan is read-only.")
+    ensure_plan_open(onboarding)
     comment = TaskComment.objects.create(
         task=task, author=author, body=_clean_body(body), internal=internal
     )

@@ -45,10 +45,16 @@ from onboarding.models import (
     TaskDependency,
 )
 from onboarding.services.activity import record
-from onboarding.services.tasks import StaleVersion, create_task, update_task, wrong_side
+from onboarding.services.tasks import (
+    PLAN_CLOSED,
+    StaleVersion,
+    create_task,
+    update_task,
+    wrong_side,
+)
 from portal.tenancy.context import current_tenant
 
-CLOSED = "This onboarding is closed; its plan is read-only."
+CLOSED = PLAN_CLOSED
 MILESTONE_CHANGED = "This milestone changed since you opened it."
 UNKNOWN_TASK = "Choose tasks of this plan."
 UNKNOWN_MILESTONE = "Choose a milestone of this plan."

@@ -36,7 +36,7 @@ from onboarding.models import (
 )
 from onboarding.people import name_of
 from onboarding.services.activity import record
-from onboarding.services.tasks import update_task
+from onboarding.services.tasks import ensure_plan_open, update_task
 
 VISIT_THROTTLE = dt.timedelta(minutes=30)
 CLIENT_STATUSES = (
@@ -67,11 +67,6 @@ def _require_customer_task(user: User, task: Task) -> None:
     _require_access(user, task.onboarding)
     if task.owner_side != Side.CUSTOMER:
         raise NotAllowed("Tasks owned by the vendor are read-only in the portal.")
-
-
-def _require_open_plan(onboarding: Onboarding) -> None:
-    if onboarding.status == Onboarding.Status.CLOSED:
-        raise ValidationError("This onboarding is closed; its plan is read-only.")
 
 
 # --- The mutual action plan -----------------------------------------------------------------
@@ -112,7 +107,7 @@ def client_update_task_status(
 def add_comment(user: User, task: Task, body: str) -> TaskComment:
     """A comment from a client user; always visible to both sides, never internal."""
     _require_customer_task(user, task)
-    _require_open_plan(task.onboarding)
+    ensure_plan_open(task.onboarding)
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": "Write a comment first."})
@@ -134,7 +129,7 @@ def clean_original_name(name: str) -> str:
 def add_attachment(user: User, task: Task, upload) -> TaskAttachment:
     """Store an uploaded file under a random name; its type comes from its bytes."""
     _require_customer_task(user, task)
-    _require_open_plan(task.onboarding)
+    ensure_plan_open(task.onboarding)
     if upload is None:
         raise ValidationError({"file": "Choose a file to attach."})
     limit_mb = MAX_ATTACHMENT_BYTES // (1024 * 1024)

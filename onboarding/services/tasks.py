@@ -19,6 +19,14 @@ class StaleVersion(Exception):
         self.current = current
 
 
+PLAN_CLOSED = "This onboarding is closed; its plan is read-only."
+
+
+def ensure_plan_open(onboarding: Onboarding) -> None:
+    if onboarding.status == Onboarding.Status.CLOSED:
+        raise ValidationError(PLAN_CLOSED)
+
+
 def _check_status(status: str, blocked_reason: str) -> None:
     if status == Task.Status.BLOCKED and not blocked_reason.strip():
         raise ValidationError({"blocked_reason": "Say what blocks the task."})
@@ -37,8 +45,7 @@ def _check_owner(side: str, contact) -> None:
 
 @transaction.atomic
 def create_task(onboarding: Onboarding, *, depends_on: list[Task] | None = None, **fields) -> Task:
-    if onboarding.status == Onboarding.Status.CLOSED:
-        raise ValidationError("This onboarding is closed; its plan is read-only.")
+    ensure_plan_open(onboarding)
     _check_status(fields.get("status", Task.Status.NOT_STARTED), fields.get("blocked_reason", ""))
     task = Task(onboarding=onboarding, **fields)
     _check_owner(task.owner_side, task.owner_contact)
@@ -74,8 +81,7 @@ def update_task(
     depends_on: list[Task] | None = None,
 ) -> Task:
     """Apply changes if nobody saved the task since `expected_version`; else raise StaleVersion."""
-    if task.onboarding.status == Onboarding.Status.CLOSED:
-        raise ValidationError("This onboarding is closed; its plan is read-only.")
+    ensure_plan_open(task.onboarding)
     # Only a change of owner is checked (and only then is the contact loaded): a row saved back
     # as it was (an API round trip, a status change) goes through even if its contact has since
     # moved sides in the stakeholder editor.

@@ -31,7 +31,7 @@ MILESTONE_CONFLICT = (
     "This milestone changed since you opened it. Below is the newer version; your changes were "
     "not saved. Check it and save again."
 )
-CLOSED_NOTE = "This onboarding is closed; its plan is read-only."
+CLOSED_NOTE = plan.CLOSED
 
 
 def plan_onboarding_or_404(onboarding_id: int) -> Onboarding:
