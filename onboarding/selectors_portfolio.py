@@ -75,8 +75,13 @@ def with_portfolio_figures(queryset: QuerySet[Onboarding], today: dt.date) -> Qu
     queryset = queryset.annotate(
         task_count=_task_count(),
         tasks_done=_task_count(status=Task.Status.COMPLETE),
-        tasks_blocked=_task_count(status=Task.Status.BLOCKED),
-        # A closed onboarding is read-only: what it left open is carried forward, not late.
+        # A closed onboarding is read-only: what it left open is carried forward, not late or
+        # blocked.
+        tasks_blocked=Case(
+            When(status=Onboarding.Status.CLOSED, then=Value(0)),
+            default=_task_count(status=Task.Status.BLOCKED),
+            output_field=IntegerField(),
+        ),
         overdue_count=Case(
             When(status=Onboarding.Status.CLOSED, then=Value(0)),
             default=_task_count(due_date__lt=today, status__in=OPEN_STATUSES),

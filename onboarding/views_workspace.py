@@ -186,7 +186,10 @@ def onboarding_detail(request: HttpRequest, onboarding_id: int) -> HttpResponse:
         "checklists": checklists.phase_checklists(tenant, onboarding),
         "handoff": getattr(onboarding, "handoff", None),
         "tasks": tasks,
-        "next_tasks": [t for t in tasks if t.is_open][:NEXT_TASKS],
+        # Closed, nothing is next: what was left open was carried forward.
+        "next_tasks": []
+        if onboarding.status == Onboarding.Status.CLOSED
+        else [t for t in tasks if t.is_open][:NEXT_TASKS],
         "plan_url": _url_or_none("workspace:plan", onboarding_id=onboarding.pk),
         "milestones": list(onboarding.milestones.all()),
         "contacts": list(onboarding.contacts.all()),

@@ -322,6 +322,8 @@ def test_closed_onboarding_plan_is_read_only(tenant_a):
     page = client.get(f"/portal/o/{tenant_a.onboarding.pk}/").text
     step = page.split('data-testid="next-step"')[1].split("</div>")[0]
     assert "This onboarding is closed" in step and task.title not in step
+    assert page.count("Thank you") == 1  # the NPS card says it; the step box does not repeat it
+    assert "You can update the tasks" not in page
     assert "overdue" not in step and "Next to watch" not in step
     # The timeline: an unmet milestone is "not met", neither overdue nor next.
     with tenant_context(tenant_a.tenant):
@@ -334,6 +336,8 @@ def test_closed_onboarding_plan_is_read_only(tenant_a):
     assert 'class="tag not_met">Not met<' in page
     overview = client_for(tenant_a, tenant_a.csm).get(f"/app/onboardings/{tenant_a.onboarding.pk}/")
     assert "None: the onboarding is closed" in overview.text
+    next_tasks = overview.text.split('class="plain next-tasks"')[1].split("</ol>")[0]
+    assert "None: the onboarding is closed." in next_tasks and task.title not in next_tasks
     assert "All milestones met" not in overview.text
     refused = client.post(task_url(tenant_a, task, "comments/"), {"body": "late"})
     assert refused.status_code == 400 and "read-only" in refused.text

@@ -160,7 +160,7 @@ def test_each_row_shows_progress_next_milestone_overdue_blocked_and_health():
     shop.onboarding(
         "Done Co",
         status="closed",
-        tasks=(("not_started", -4),),
+        tasks=(("not_started", -4), ("blocked", 2)),
         milestones=(("Go-live", -3, False),),
     )
 
@@ -175,7 +175,8 @@ def test_each_row_shows_progress_next_milestone_overdue_blocked_and_health():
     bare = rows["Bare"]
     assert (bare.progress, bare.overdue_count, bare.next_milestone_name) == (0, 0, None)
     assert bare.health_band is None
-    assert rows["Done Co"].overdue_count == 0 and rows["Done Co"].next_milestone_name is None
+    done = rows["Done Co"]
+    assert (done.overdue_count, done.tasks_blocked, done.next_milestone_name) == (0, 0, None)
 
     html = response.text
     row = html.split(f'data-onboarding="{acme.pk}"')[1].split("</tr>")[0]
